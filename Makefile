@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1
+
+.PHONY: demo test setup system-packages clean
+
+demo: setup
+	$(VENV)/bin/asr transcribe asr/assets/sample.flac
+	@echo "(reference: $$(cat asr/assets/sample.txt))"
+
+test: setup
+	$(PY) -m pytest -q tests
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | system-packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Debian packages: installed when run as root, otherwise the exact command is printed.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+		echo "missing Debian packages; run: sudo apt-get install -y$$missing"; \
+	fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info

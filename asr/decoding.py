@@ -1,0 +1,29 @@
+"""Greedy CTC decoding: best token per frame, repeats collapsed, blanks removed."""
+from __future__ import annotations
+
+import torch
+
+from .vocab import BLANK, VOCAB
+
+__all__ = ["greedy_decode", "greedy_step"]
+
+
+def greedy_step(log_probs: torch.Tensor, prev: int = BLANK) -> tuple[str, int]:
+    """Decode T x V frames that follow a frame whose best token was `prev`; returns (text, last token).
+
+    Chained over chunks it gives exactly the text of decoding all frames at once.
+    """
+    if log_probs.shape[0] == 0:
+        return "", prev
+    best = log_probs.argmax(dim=-1).tolist()
+    chars = []
+    for tok in best:
+        if tok != prev and tok != BLANK:
+            chars.append(VOCAB[tok])
+        prev = tok
+    return "".join(chars), prev
+
+
+def greedy_decode(log_probs: torch.Tensor, lens: torch.Tensor) -> list[str]:
+    """B x T x V log-probs with valid lengths B -> one transcript per utterance."""
+    return [" ".join(greedy_step(lp[: int(n)])[0].split()) for lp, n in zip(log_probs, lens)]

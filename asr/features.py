@@ -1,0 +1,58 @@
+"""Log-mel features (torchaudio) and the global mean/variance normaliser that lives inside the model.
+
+Frames are computed with center=False: frame i covers samples [i*HOP, i*HOP + N_FFT), so a stream
+can carry the leftover samples to the next chunk and produce exactly the frames of the whole file.
+"""
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import nn
+
+from .audio import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+
+LOG_FLOOR = 1e-10
+
+__all__ = ["LOG_FLOOR", "LogMel", "Normalizer", "num_frames", "feature_lengths"]
+
+
+def num_frames(num_samples: int) -> int:
+    """Feature frames that `num_samples` samples give with center=False."""
+    return 0 if num_samples < N_FFT else 1 + (num_samples - N_FFT) // HOP_LENGTH
+
+
+def feature_lengths(sample_lens: torch.Tensor) -> torch.Tensor:
+    return torch.where(sample_lens < N_FFT, 0, 1 + (sample_lens - N_FFT).div(HOP_LENGTH, rounding_mode="floor"))
+
+
+class LogMel(nn.Module):
+    """Waveform B x N (16 kHz, float) -> log-mel B x T x N_MELS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=SAMPLE_RATE, n_fft=N_FFT, win_length=N_FFT, hop_length=HOP_LENGTH,
+            n_mels=N_MELS, center=False, power=2.0,
+        )
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.shape[-1] < N_FFT:
+            return wave.new_zeros(*wave.shape[:-1], 0, N_MELS)
+        mel = self.mel(wave)  # B x N_MELS x T
+        return torch.log(mel.clamp_min(LOG_FLOOR)).transpose(-1, -2)  # B x T x N_MELS
+
+
+class Normalizer(nn.Module):
+    """(x - mean) / std with global statistics computed on the training set (never per utterance)."""
+
+    def __init__(self, dim: int = N_MELS) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def set_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp_min(1e-5))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.mean) / self.std

@@ -1,0 +1,135 @@
+"""The acoustic model: log-mel frames -> per-frame character log-probabilities (CTC).
+
+    features B x T x 80 (raw log-mel)
+      (waveform -> features with `model.logmel`, torchaudio MelSpectrogram)
+      -> global mean/variance normalisation (statistics stored in the model)
+      -> frame stacking (stride s): B x T/s x 80s -> Linear -> GELU          (subsampling front end)
+      -> depthwise lookahead convolution over the next `lookahead` frames     (optional, exact in streaming)
+      -> unidirectional GRU | LSTM | RNN(tanh) stack                          (one code path, `cell`)
+      -> Linear -> log_softmax                                                B x T/s x |vocab|
+
+`forward(features, feature_lens, state=None) -> (log_probs, out_lens, state)` mirrors nn.GRU: the
+recurrent state goes in and comes out, nothing is kept on `self`. The pieces (`embed`, `look`,
+`recur`) are public so a stream can run them chunk by chunk with the carried context.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .audio import FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from .features import LogMel, Normalizer
+from .vocab import VOCAB
+
+CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+
+# h (layers x B x H) for gru/rnn, (h, c) for lstm
+RNNState = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+__all__ = ["CELLS", "ModelConfig", "AcousticModel", "RNNState", "count_parameters"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "gru"
+    hidden: int = 320
+    layers: int = 3
+    stride: int = 3  # feature frames stacked into one model frame (30 ms)
+    lookahead: int = 1  # future model frames seen by each output (0-2)
+    dropout: float = 0.1
+    n_mels: int = N_MELS
+    vocab_size: int = len(VOCAB)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, not {self.cell!r}")
+        if not 0 <= self.lookahead <= 2:
+            raise ValueError("lookahead must be 0, 1 or 2 model frames")
+        if not 2 <= self.stride <= 4:
+            raise ValueError("stride must be 2, 3 or 4")
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.stride / FRAMES_PER_SECOND
+
+    @property
+    def algorithmic_latency_ms(self) -> float:
+        """Audio that must arrive after a sound before its output frame can be computed."""
+        window_ms = 1000 * (N_FFT - HOP_LENGTH) / SAMPLE_RATE
+        return window_ms + 1000 * self.frame_seconds * (1 + self.lookahead)
+
+
+class AcousticModel(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.logmel = LogMel()  # waveform -> features; parameter-free, kept here so features travel with the model
+        self.normalizer = Normalizer(c.n_mels)
+        self.frontend = nn.Linear(c.n_mels * c.stride, c.hidden)
+        self.lookahead = nn.Conv1d(c.hidden, c.hidden, c.lookahead + 1, groups=c.hidden) if c.lookahead else None
+        self.rnn = CELLS[c.cell](
+            c.hidden, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden, c.vocab_size)
+
+    # -- pieces, shared by offline forward and streaming --------------------------------------
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """B x T x n_mels (T a multiple of stride) -> B x T/stride x H."""
+        b, t, d = features.shape
+        x = self.normalizer(features).reshape(b, t // self.config.stride, d * self.config.stride)
+        return F.gelu(self.frontend(x))
+
+    def look(self, x_ext: torch.Tensor) -> torch.Tensor:
+        """B x (T + lookahead) x H -> B x T x H: each frame plus a depthwise mix of its future frames."""
+        if self.lookahead is None:
+            return x_ext
+        t = x_ext.shape[1] - self.config.lookahead
+        return x_ext[:, :t] + self.lookahead(x_ext.transpose(1, 2)).transpose(1, 2)
+
+    def recur(
+        self, x: torch.Tensor, lens: torch.Tensor | None = None, state: RNNState | None = None,
+    ) -> tuple[torch.Tensor, RNNState]:
+        """B x T x H -> log-probs B x T x V and the state after each sequence's last valid frame."""
+        x = self.dropout(x)
+        if lens is not None and bool((lens < x.shape[1]).any()):
+            packed = pack_padded_sequence(x, lens.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
+            y, state = self.rnn(packed, state)
+            y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        else:
+            y, state = self.rnn(x, state)
+        return F.log_softmax(self.head(self.dropout(y)), dim=-1), state
+
+    # -- offline --------------------------------------------------------------------------------
+
+    def output_lengths(self, feature_lens: torch.Tensor) -> torch.Tensor:
+        return feature_lens.div(self.config.stride, rounding_mode="floor")
+
+    def forward(
+        self, features: torch.Tensor, feature_lens: torch.Tensor, state: RNNState | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, RNNState]:
+        """features B x T x n_mels, feature_lens B -> (log_probs B x T' x V, out_lens B, state).
+
+        The utterance is complete: the lookahead of the last frames sees zeros, as a stream does when
+        it is finished.
+        """
+        s = self.config.stride
+        t = features.shape[1] // s * s
+        out_lens = self.output_lengths(feature_lens)
+        x = self.embed(features[:, :t])  # B x T' x H
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < out_lens[:, None]
+        x = x * mask[..., None]
+        x = self.look(F.pad(x, (0, 0, 0, self.config.lookahead)))
+        log_probs, state = self.recur(x, out_lens, state)
+        return log_probs, out_lens, state
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,101 @@
+"""Greedy WER/CER of a model on utterances (jiwer), with the real-time factor of the whole pass."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jiwer
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
+from tqdm import tqdm
+
+from asr.audio import AudioError, load_audio
+from asr.decoding import greedy_decode
+from asr.features import feature_lengths
+from asr.model import AcousticModel
+from data.librispeech import Utterance
+
+__all__ = ["EvalResult", "error_rates", "evaluate", "dev_loss_and_hyps"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    wer: float  # percent
+    cer: float  # percent
+    utterances: int
+    audio_seconds: float
+    rtf: float
+    skipped: int
+    hypotheses: tuple[tuple[str, str, str], ...] = ()  # (id, reference, hypothesis)
+
+    def as_dict(self) -> dict:
+        return {
+            "wer": round(self.wer, 2), "cer": round(self.cer, 2), "utterances": self.utterances,
+            "audio_seconds": round(self.audio_seconds, 2), "rtf": round(self.rtf, 4), "skipped": self.skipped,
+        }
+
+
+def error_rates(refs: list[str], hyps: list[str]) -> tuple[float, float]:
+    """Corpus-level WER and CER in percent (empty hypotheses count as deletions)."""
+    if not refs:
+        return 0.0, 0.0
+    return 100 * jiwer.wer(refs, hyps), 100 * jiwer.cer(refs, hyps)
+
+
+@torch.inference_mode()
+def evaluate(
+    model: AcousticModel, utterances: list[Utterance], batch_seconds: float = 120.0, progress: bool = True,
+) -> EvalResult:
+    """Decode every utterance (audio read, features, model, greedy search all timed for the RTF)."""
+    model.eval()
+    order = sorted(utterances, key=lambda u: u.duration)
+    refs, hyps, ids, seconds, skipped = [], [], [], 0.0, 0
+    start = time.perf_counter()
+    bar = tqdm(total=len(order), desc="eval", unit="utt", disable=not progress, dynamic_ncols=True)
+    i = 0
+    while i < len(order):
+        batch = [order[i]]
+        while i + len(batch) < len(order) and order[i + len(batch)].duration * (len(batch) + 1) <= batch_seconds:
+            batch.append(order[i + len(batch)])
+        i += len(batch)
+        waves, kept = [], []
+        for utt in batch:
+            try:
+                waves.append(torch.from_numpy(load_audio(utt.path)))
+                kept.append(utt)
+            except AudioError:
+                skipped += 1
+        bar.update(len(batch))
+        if not kept:
+            continue
+        lens = torch.tensor([len(w) for w in waves])
+        feats = model.logmel(pad_sequence(waves, batch_first=True))
+        log_probs, out_lens, _ = model(feats, feature_lengths(lens))
+        hyps += greedy_decode(log_probs, out_lens)
+        refs += [u.text for u in kept]
+        ids += [u.id for u in kept]
+        seconds += float(lens.sum()) / 16000
+    bar.close()
+    elapsed = time.perf_counter() - start
+    wer, cer = error_rates(refs, hyps)
+    return EvalResult(wer, cer, len(refs), seconds, elapsed / max(seconds, 1e-9), skipped, tuple(zip(ids, refs, hyps)))
+
+
+@torch.inference_mode()
+def dev_loss_and_hyps(model: AcousticModel, examples, batches) -> tuple[float, list[str], list[str]]:
+    """Mean CTC loss per utterance and greedy hypotheses on precomputed features."""
+    model.eval()
+    total, n, refs, hyps = 0.0, 0, [], []
+    for idx in batches:
+        feats = pad_sequence([examples[i].feats.float() for i in idx], batch_first=True)
+        lens = torch.tensor([examples[i].feats.shape[0] for i in idx])
+        log_probs, out_lens, _ = model(feats, lens)
+        targets = torch.cat([examples[i].tokens for i in idx])
+        tlens = torch.tensor([len(examples[i].tokens) for i in idx])
+        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, tlens, reduction="sum", zero_infinity=True)
+        total += float(loss)
+        n += len(idx)
+        hyps += greedy_decode(log_probs, out_lens)
+        refs += [examples[i].text for i in idx]
+    return total / max(n, 1), refs, hyps
