@@ -3,6 +3,7 @@ loadable with torch.load(weights_only=True). `load_model(path)` needs nothing el
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def load_model(path: str | Path | None = None) -> AcousticModel:
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before failing
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and unpickling errors all mean "corrupt"
         raise ModelError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     try:

@@ -144,7 +144,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             opt.step()
             step += 1
-            loss_sum += float(loss) * len(ex)
+            loss_sum += loss.item() * len(ex)
             utt_sum += len(ex)
             audio_sum += sum(e.seconds for e in ex)
             bar.set_postfix(loss=f"{loss_sum / utt_sum:.2f}", lr=f"{opt.param_groups[0]['lr']:.1e}",

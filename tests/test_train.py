@@ -1,0 +1,30 @@
+import csv
+import json
+
+from asr.checkpoint import load_model
+from asr.model import ModelConfig
+from train.evaluate import evaluate
+from train.loop import TrainConfig, train
+from data.librispeech import read_subset
+
+
+def test_tiny_training_run_halves_the_ctc_loss(tiny_corpus, tmp_path):
+    cfg = TrainConfig(
+        data=tiny_corpus, train_subsets=("tiny-train",), dev_subset="tiny-dev", out=tmp_path / "run",
+        model=ModelConfig(hidden=96, layers=2, dropout=0.0), epochs=30, batch_seconds=6, lr=1e-2,
+        warmup_steps=10, spec_augment=False, seed=0,
+    )
+    result = train(cfg)
+    with (tmp_path / "run" / "log.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert len(rows) == 30 and result.epochs == 30
+    assert losses[-1] <= 0.5 * losses[0], losses
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 30
+    model = load_model(result.best_checkpoint)
+    assert model.meta["dev_wer"] == result.best_dev_wer
+    # the normalisation statistics were computed from the training set, not left at 0/1
+    assert float(model.normalizer.mean.abs().mean()) > 1.0
+    utts, _ = read_subset(tiny_corpus, "tiny-dev")
+    res = evaluate(model, utts, progress=False)
+    assert res.utterances == 2 and res.audio_seconds > 1 and res.rtf > 0
