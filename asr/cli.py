@@ -11,6 +11,8 @@ __all__ = ["main"]
 
 EXAMPLES = """examples:
   asr transcribe talk.wav notes.flac            transcribe files with the bundled model
+  asr live                                      transcribe the default microphone
+  asr stream talk.wav --format jsonl --stats    a file as a simulated microphone
   asr eval --data corpora/synth --subset synth-dev
   asr synth --text sentences.txt.gz --out corpora/synth --subset synth-train --hours 5
   asr train --data corpora/synth --train synth-train --dev synth-dev --cell gru --out runs/gru
@@ -60,6 +62,70 @@ def cmd_transcribe(args) -> int:
         else:
             print(result.text, flush=True)
     return 1 if failed else 0
+
+
+def _stream_config(args):
+    from stream.recognizer import StreamConfig
+
+    return StreamConfig(trailing_silence=args.trailing_silence, max_utterance=args.max_utterance)
+
+
+def cmd_stream(args) -> int:
+    from stream.display import EventPrinter
+    from stream.file_stream import stream_file
+
+    from .audio import AudioError
+
+    _set_threads(args.threads)
+    model = _load_model_or_exit(args.model)
+    printer = EventPrinter(args.format)
+    try:
+        stats = stream_file(model, args.file, printer, chunk_ms=args.chunk_ms, realtime=args.realtime,
+                            config=_stream_config(args))
+    except AudioError as e:
+        printer.close()
+        return _fail(str(e), 1)
+    printer.close()
+    if args.stats:
+        print(stats.summary(), file=sys.stderr)
+    return 0
+
+
+def cmd_live(args) -> int:
+    from stream.display import EventPrinter
+    from stream.microphone import LiveConfig, LiveError, run_live
+
+    _set_threads(args.threads)
+    model = _load_model_or_exit(args.model)
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    cfg = LiveConfig(device=device, chunk_ms=args.chunk_ms, duration=args.duration, stream=_stream_config(args))
+    printer = EventPrinter(args.format)
+    try:
+        stats = run_live(model, cfg, printer)
+    except LiveError as e:
+        return _fail(str(e), 2)
+    finally:
+        printer.close()
+    note = f"{stats.seconds:.1f} s recorded from {stats.device!r} at {stats.samplerate} Hz"
+    if stats.overflows:
+        note += f"; {stats.overflows} input overflows (audio was lost; try a larger --chunk-ms)"
+    print(note, file=sys.stderr)
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from stream.microphone import LiveError, list_input_devices
+
+    try:
+        devices = list_input_devices()
+    except LiveError as e:
+        return _fail(str(e), 2)
+    if not devices:
+        return _fail("no audio input device found", 2)
+    for d in devices:
+        mark = "*" if d["default"] else " "
+        print(f"{mark} {d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['samplerate']} Hz)")
+    return 0
 
 
 def cmd_eval(args) -> int:
@@ -121,7 +187,11 @@ def cmd_synth(args) -> int:
         summary = synthesize_corpus(cfg)
     except SynthError as e:
         return _fail(str(e), 2)
-    print(summary)
+    per_engine = ", ".join(f"{k} {v / 3600:.2f} h" for k, v in summary.engine_seconds.items())
+    print(f"{summary.path}: {summary.utterances} utterances, {summary.seconds / 3600:.2f} h ({per_engine}) "
+          f"in {summary.wall_seconds / 60:.1f} min; {summary.failures} sentences failed")
+    for reason, n in sorted(summary.failure_reasons.items()):
+        print(f"  {n} x {reason}")
     return 0
 
 
@@ -142,6 +212,39 @@ def build_parser() -> argparse.ArgumentParser:
                         "per line with file, text, duration")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     t.set_defaults(func=cmd_transcribe)
+
+    def streaming_options(q):
+        q.add_argument("--model", help="checkpoint (.pt); default: the bundled model")
+        q.add_argument("--chunk-ms", type=int, default=100, help="audio per chunk in milliseconds (default 100)")
+        q.add_argument("--format", choices=["text", "jsonl"], default="text",
+                       help="text: partial updated in place on a terminal, finals on their own lines; "
+                            "jsonl: every event as {type, text, start, end, latency_ms}")
+        q.add_argument("--trailing-silence", type=float, default=0.8,
+                       help="seconds of silence that end an utterance (default 0.8)")
+        q.add_argument("--max-utterance", type=float, default=20.0,
+                       help="cut longer utterances at the next word boundary (default 20 s)")
+        q.add_argument("--threads", type=int, help="torch CPU threads")
+
+    m = sub.add_parser("stream", help="stream a file through the live recognizer (a simulated microphone)",
+                       description="Feed a file chunk by chunk to the streaming recognizer and print partial and "
+                                   "final results as they happen.")
+    m.add_argument("file", metavar="FILE")
+    streaming_options(m)
+    m.add_argument("--realtime", action="store_true", help="pace the chunks in real time, like a microphone")
+    m.add_argument("--stats", action="store_true",
+                   help="print per-chunk compute time p50/p95, real-time factor and peak memory to stderr")
+    m.set_defaults(func=cmd_stream)
+
+    v = sub.add_parser("live", help="live transcription from a microphone",
+                       description="Transcribe the microphone live. Ctrl-C (or --duration) stops and prints the "
+                                   "last final. Exit status 2 when there is no PortAudio or no input device.")
+    v.add_argument("--device", help="input device name (substring) or index; see `asr devices`")
+    v.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    streaming_options(v)
+    v.set_defaults(func=cmd_live)
+
+    d = sub.add_parser("devices", help="list audio input devices")
+    d.set_defaults(func=cmd_devices)
 
     e = sub.add_parser("eval", help="WER/CER of a model on a LibriSpeech-layout subset",
                        description="Greedy-decode a subset and report WER and CER in percent, utterances, audio "
