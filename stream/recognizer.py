@@ -73,11 +73,11 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
     gap_frames = max(1, round(cfg.cut_gap / frame_s))
     for tok in log_probs.argmax(dim=-1).tolist():
         if tok != prev and tok != BLANK:
-            if tok != SPACE:
-                if start < 0:
-                    start = frame
-                last = frame
+            if tok != SPACE and start < 0:
+                start = frame
             text += VOCAB[tok]
+        if tok != BLANK and tok != SPACE:
+            last = frame  # a held letter is speech too, even though it is not emitted again
         prev = tok
         has_text = start >= 0
         ended = has_text and frame - last >= silence_frames

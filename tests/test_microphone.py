@@ -1,0 +1,126 @@
+"""A real microphone path: PulseAudio with a pipe source as the default input, `asr live` recording
+it through sounddevice/PortAudio/ALSA, compared with `asr transcribe` of the same audio."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from .conftest import espeak
+
+SENTENCE = "the quick brown fox jumps over the lazy dog"
+
+
+@pytest.fixture
+def pulse_mic(tmp_path):
+    """A private PulseAudio server whose default source reads s16le 16 kHz mono from a pipe."""
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("PulseAudio cannot be started: pulseaudio is not installed (apt-get install pulseaudio)")
+    runtime = tmp_path / "pulse"
+    runtime.mkdir()
+    pipe, socket = runtime / "mic.pipe", runtime / "native"
+    env = {**os.environ, "PULSE_RUNTIME_PATH": str(runtime), "PULSE_SERVER": f"unix:{socket}",
+           "HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        ["pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "-n", "--use-pid-file=no", "--system=no",
+         f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+         f"--load=module-pipe-source source_name=testmic file={pipe} format=s16le rate=16000 channels=1",
+         "--load=module-always-sink"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 10
+    while not (socket.exists() and pipe.exists()):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.skip(f"PulseAudio cannot be started: {proc.stderr.read()[-300:] if proc.stderr else ''}")
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-source", "testmic"], env=env, check=False, capture_output=True)
+    yield pipe, env
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _feed(pipe, pcm16: np.ndarray, stop: threading.Event) -> None:
+    """Write the utterance in real time, then silence until told to stop (a pipe source only
+    produces audio while someone writes)."""
+    silence = np.zeros(1600, np.int16).tobytes()
+    with open(pipe, "wb") as f:
+        for i in range(0, len(pcm16), 1600):
+            f.write(pcm16[i: i + 1600].tobytes())
+            f.flush()
+            time.sleep(0.1)
+        while not stop.is_set():
+            f.write(silence)
+            f.flush()
+            time.sleep(0.1)
+
+
+def test_live_microphone_finals_equal_transcribe(pulse_mic, tmp_path):
+    pipe, env = pulse_mic
+    speech = espeak(SENTENCE)
+    pcm16 = (np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(24000, np.float32)]) * 32767).astype(np.int16)
+    wav = tmp_path / "utt.wav"
+    sf.write(wav, pcm16, 16000, subtype="PCM_16")
+    duration = len(pcm16) / 16000 + 1.0
+
+    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl", "--duration", str(duration),
+                             "--chunk-ms", "100"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(pipe, pcm16, stop), daemon=True)
+    time.sleep(1.0)  # let the recorder open the device
+    feeder.start()
+    try:
+        out, err = live.communicate(timeout=120)
+    finally:
+        stop.set()
+    assert live.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    finals = " ".join(e["text"] for e in events if e["type"] == "final" and e["text"])
+    assert any(e["type"] == "partial" for e in events)
+
+    ref = subprocess.run([sys.executable, "-m", "asr", "transcribe", str(wav)], capture_output=True, text=True,
+                         timeout=120)
+    assert ref.returncode == 0, ref.stderr
+    expected = ref.stdout.strip()
+    assert expected, "the bundled model heard nothing in the reference file"
+    # The recording starts at an arbitrary point of the leading silence: allow only edge effects
+    # at the very start, i.e. the live words end with the file's words minus at most the first one.
+    live_words, ref_words = finals.split(), expected.split()
+    assert live_words[-(len(ref_words) - 1):] == ref_words[1:], (finals, expected)
+    assert "recorded from" in err
+
+
+def test_no_input_device_is_one_line_exit_2(tmp_path, random_model_path):
+    """No sound server reachable: PortAudio lists no input device."""
+    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/nothing-here"}
+    for cmd in (["live", "--duration", "1", "--model", str(random_model_path)], ["devices"]):
+        r = subprocess.run([sys.executable, "-m", "asr", *cmd], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert r.stderr.strip().splitlines() == ["asr: error: no audio input device found" +
+                                                 (" (asr devices lists them)" if cmd[0] == "live" else "")]
+
+
+def test_missing_portaudio_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from stream.microphone import LiveError, list_input_devices
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(LiveError, match="apt-get install libportaudio2"):
+        list_input_devices()
