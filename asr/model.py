@@ -96,10 +96,15 @@ class AcousticModel(nn.Module):
 
     def recur(
         self, x: torch.Tensor, lens: torch.Tensor | None = None, state: RNNState | None = None,
-    ) -> tuple[torch.Tensor, RNNState]:
-        """B x T x H -> log-probs B x T x V and the state after each sequence's last valid frame."""
+        return_state: bool = True,
+    ) -> tuple[torch.Tensor, RNNState | None]:
+        """B x T x H -> log-probs B x T x V and the state after each sequence's last valid frame.
+
+        Padding sits after each sequence's end, so it never changes a causal RNN's valid outputs; only
+        the returned state needs the (twice slower) packed path. return_state=False skips it.
+        """
         x = self.dropout(x)
-        if lens is not None and bool((lens < x.shape[1]).any()):
+        if return_state and lens is not None and bool((lens < x.shape[1]).any()):
             packed = pack_padded_sequence(x, lens.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
             y, state = self.rnn(packed, state)
             y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
@@ -114,11 +119,13 @@ class AcousticModel(nn.Module):
 
     def forward(
         self, features: torch.Tensor, feature_lens: torch.Tensor, state: RNNState | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, RNNState]:
+        return_state: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, RNNState | None]:
         """features B x T x n_mels, feature_lens B -> (log_probs B x T' x V, out_lens B, state).
 
         The utterance is complete: the lookahead of the last frames sees zeros, as a stream does when
-        it is finished.
+        it is finished. return_state=False (training, evaluation) returns no usable state but runs
+        twice as fast on padded batches.
         """
         s = self.config.stride
         t = features.shape[1] // s * s
@@ -127,8 +134,8 @@ class AcousticModel(nn.Module):
         mask = torch.arange(x.shape[1], device=x.device)[None, :] < out_lens[:, None]
         x = x * mask[..., None]
         x = self.look(F.pad(x, (0, 0, 0, self.config.lookahead)))
-        log_probs, state = self.recur(x, out_lens, state)
-        return log_probs, out_lens, state
+        log_probs, state = self.recur(x, out_lens, state, return_state)
+        return log_probs, out_lens, state if return_state else None
 
 
 def count_parameters(model: nn.Module) -> int:

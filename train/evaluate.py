@@ -71,7 +71,7 @@ def evaluate(
             continue
         lens = torch.tensor([len(w) for w in waves])
         feats = model.logmel(pad_sequence(waves, batch_first=True))
-        log_probs, out_lens, _ = model(feats, feature_lengths(lens))
+        log_probs, out_lens, _ = model(feats, feature_lengths(lens), return_state=False)
         hyps += greedy_decode(log_probs, out_lens)
         refs += [u.text for u in kept]
         ids += [u.id for u in kept]
@@ -90,7 +90,7 @@ def dev_loss_and_hyps(model: AcousticModel, examples, batches) -> tuple[float, l
     for idx in batches:
         feats = pad_sequence([examples[i].feats.float() for i in idx], batch_first=True)
         lens = torch.tensor([examples[i].feats.shape[0] for i in idx])
-        log_probs, out_lens, _ = model(feats, lens)
+        log_probs, out_lens, _ = model(feats, lens, return_state=False)
         targets = torch.cat([examples[i].tokens for i in idx])
         tlens = torch.tensor([len(examples[i].tokens) for i in idx])
         loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, tlens, reduction="sum", zero_infinity=True)

@@ -132,7 +132,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 feats = _spec_augment(feats, mean, std)
             targets = torch.cat([e.tokens for e in ex])
             tlens = torch.tensor([len(e.tokens) for e in ex])
-            log_probs, out_lens, _ = model(feats, lens)
+            log_probs, out_lens, _ = model(feats, lens, return_state=False)
             loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, tlens, reduction="sum", zero_infinity=True)
             loss = loss / len(ex)
             if not torch.isfinite(loss):
