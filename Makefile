@@ -6,8 +6,12 @@ APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1 libportaudio2 libasound2-plug
 .PHONY: demo test setup system-packages clean
 
 demo: setup
+	@echo "== asr transcribe asr/assets/sample.flac"
 	$(VENV)/bin/asr transcribe asr/assets/sample.flac
 	@echo "(reference: $$(cat asr/assets/sample.txt))"
+	@echo "== asr stream asr/assets/sample.flac --realtime  (the streaming path, paced like a microphone)"
+	$(VENV)/bin/asr stream asr/assets/sample.flac --realtime --stats
+	@echo "With a microphone: .venv/bin/asr live   (asr devices lists inputs; Ctrl-C stops)"
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -121,3 +121,39 @@ def test_recognizer_survives_bad_chunks_and_keeps_its_text():
     ref = _stream(model, pcm16.astype(np.float32) / 32768.0, [])
     assert [e["text"] for e in events if e["type"] == "final"] == [e["text"] for e in ref if e["type"] == "final"]
     assert rec.state.encoder.samples_seen == 0  # finish resets for a new stream
+
+
+def test_asr_stream_cli_jsonl_and_stats(tmp_path, random_model_path):
+    import json
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    wav = tmp_path / "s.wav"
+    sf.write(wav, _SPEECH, 16000)
+    r = subprocess.run([sys.executable, "-m", "asr", "stream", str(wav), "--model", str(random_model_path),
+                        "--format", "jsonl", "--chunk-ms", "40", "--stats"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert events and events[-1]["type"] == "final"
+    assert "real-time factor" in r.stderr and "p95" in r.stderr and "peak RSS" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "asr", "transcribe", str(wav), "--model", str(random_model_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert " ".join(e["text"] for e in events if e["type"] == "final" and e["text"]) == r.stdout.strip()
+    missing = subprocess.run([sys.executable, "-m", "asr", "stream", str(tmp_path / "nope.wav"), "--model",
+                              str(random_model_path)], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_event_printer_text_mode_shows_finals_on_their_own_lines():
+    import io
+
+    from stream.display import EventPrinter
+
+    out = io.StringIO()
+    printer = EventPrinter("text", out)
+    printer([{"type": "partial", "text": "hel", "start": 0, "end": 1, "latency_ms": 1}])
+    printer([{"type": "final", "text": "hello", "start": 0, "end": 1, "latency_ms": 1}])
+    printer.close()
+    assert out.getvalue() == "hello\n"  # not a terminal: partials are not drawn
