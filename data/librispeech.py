@@ -6,18 +6,30 @@
 Entries that cannot be used (missing or unreadable audio, audio without transcript, empty
 transcripts, characters outside the vocabulary, zero-length audio) are skipped and counted by
 reason; the caller reports the counts. Nothing here raises for one bad entry.
+
+Reading a subset's headers takes minutes for the 960 h corpus, so the result (the manifest: id,
+path, duration, transcript per utterance, and the skip counts) is cached in
+`<subset>/.asr-manifest.json` and reused while the folder's files (names, sizes, modification
+times) are unchanged; any change rebuilds it. A read-only corpus is simply not cached.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import soundfile as sf
+from tqdm import tqdm
 
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["Utterance", "SubsetReport", "subset_dir", "read_subset", "read_subsets"]
+__all__ = ["MANIFEST_NAME", "Utterance", "SubsetReport", "subset_dir", "read_subset", "read_subsets"]
+
+MANIFEST_NAME = ".asr-manifest.json"
+MANIFEST_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -65,16 +77,25 @@ def _read_transcripts(trans: Path, report: SubsetReport) -> dict[str, str]:
     return out
 
 
-def read_subset(root: str | Path, subset: str) -> tuple[list[Utterance], SubsetReport]:
-    """All usable utterances of one subset, sorted by id, and the report of what was skipped."""
-    base = subset_dir(root, subset)
+def _fingerprint(base: Path, files: list[Path]) -> str:
+    h = hashlib.sha1()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(base)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _scan(base: Path, subset: str, trans_files: list[Path], audio_files: list[Path], progress: bool | None,
+          ) -> tuple[list[Utterance], SubsetReport]:
     report = SubsetReport(subset)
     transcripts: dict[str, str] = {}
-    for trans in sorted(base.glob("*/*/*.trans.txt")):
+    for trans in trans_files:
         transcripts.update(_read_transcripts(trans, report))
-    audio = {p.stem: p for p in base.glob("*/*/*.flac")}
+    audio = {p.stem: p for p in audio_files}
     utterances = []
-    for utt_id in sorted(set(audio) | set(transcripts)):
+    ids = sorted(set(audio) | set(transcripts))
+    for utt_id in tqdm(ids, desc=f"manifest {subset}", unit="utt", disable=None if progress is None else not progress,
+                       dynamic_ncols=True, mininterval=1.0):
         text, path = transcripts.get(utt_id), audio.get(utt_id)
         if path is None:
             report.skipped["missing audio"] += 1
@@ -100,10 +121,55 @@ def read_subset(root: str | Path, subset: str) -> tuple[list[Utterance], SubsetR
     return utterances, report
 
 
-def read_subsets(root: str | Path, subsets: list[str]) -> tuple[list[Utterance], list[SubsetReport]]:
+def _load_manifest(path: Path, base: Path, subset: str, fingerprint: str) -> tuple[list[Utterance], SubsetReport] | None:
+    try:
+        m = json.loads(path.read_text())
+        if m.get("version") != MANIFEST_VERSION or m.get("fingerprint") != fingerprint:
+            return None
+        utts = [Utterance(i, base / rel, text, dur, subset) for i, rel, dur, text in m["utterances"]]
+        report = SubsetReport(subset, len(utts), sum(u.duration for u in utts), Counter(m["skipped"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable or from another version: rebuild
+    return utts, report
+
+
+def _save_manifest(path: Path, base: Path, fingerprint: str, utts: list[Utterance], report: SubsetReport) -> None:
+    m = {"version": MANIFEST_VERSION, "fingerprint": fingerprint, "skipped": dict(report.skipped),
+         "utterances": [[u.id, str(u.path.relative_to(base)), u.duration, u.text] for u in utts]}
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(m))
+        os.replace(tmp, path)
+    except OSError:  # read-only corpus: no cache
+        tmp.unlink(missing_ok=True)
+
+
+def read_subset(
+    root: str | Path, subset: str, cache: bool = True, progress: bool | None = None,
+) -> tuple[list[Utterance], SubsetReport]:
+    """All usable utterances of one subset, sorted by id, and the report of what was skipped.
+
+    The manifest is cached (see the module docstring); progress=None shows a bar on a terminal.
+    """
+    base = subset_dir(root, subset)
+    trans_files = sorted(base.glob("*/*/*.trans.txt"))
+    audio_files = sorted(base.glob("*/*/*.flac"))
+    fingerprint = _fingerprint(base, trans_files + audio_files)
+    manifest = base / MANIFEST_NAME
+    if cache and (hit := _load_manifest(manifest, base, subset, fingerprint)) is not None:
+        return hit
+    utts, report = _scan(base, subset, trans_files, audio_files, progress)
+    if cache:
+        _save_manifest(manifest, base, fingerprint, utts, report)
+    return utts, report
+
+
+def read_subsets(
+    root: str | Path, subsets: list[str], cache: bool = True, progress: bool | None = None,
+) -> tuple[list[Utterance], list[SubsetReport]]:
     utterances, reports = [], []
     for name in subsets:
-        utts, rep = read_subset(root, name)
+        utts, rep = read_subset(root, name, cache, progress)
         utterances += utts
         reports.append(rep)
     return utterances, reports

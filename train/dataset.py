@@ -1,7 +1,11 @@
-"""Training data in memory: log-mel features (float16) and token targets, with skip counts.
+"""Training data loaded on the fly: decode the audio, augment the waveform, log-mel, check for CTC.
 
-Features are computed once per run with the model's own LogMel; audio that fails to decode is
-skipped and counted, never fatal.
+A `SpeechDataset` item is read from disk when asked for (in DataLoader workers), so memory does
+not grow with the corpus. An utterance that cannot be used (unreadable or truncated audio,
+zero-length audio, a transcript longer than the CTC alignment allows) comes back as its skip
+reason; `collate` drops it and counts the reason in the batch, so a bad file hours into a run
+is a count in the epoch summary, never a crash. For a small corpus without waveform
+augmentation, `cache_features=True` keeps the log-mel (float16) in memory after the first epoch.
 """
 from __future__ import annotations
 
@@ -9,93 +13,137 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Dataset
 
-from asr.audio import AudioError, load_audio
+from asr.audio import FRAMES_PER_SECOND, AudioError, load_audio
 from asr.features import LogMel
 from asr.vocab import encode
 from data.librispeech import Utterance
 
-__all__ = ["Example", "FeatureSet", "load_features", "feature_stats", "make_batches"]
+from .augment import WaveAugment
+
+__all__ = ["SKIP_REASONS", "Example", "Batch", "SpeechDataset", "collate", "ctc_frames_needed", "feature_stats"]
+
+SKIP_REASONS = ("unreadable audio", "zero-length audio", "transcript too long for the audio")
+
+
+def ctc_frames_needed(tokens: list[int]) -> int:
+    """Output frames CTC needs for this label sequence: one per label, plus a blank between repeats."""
+    return len(tokens) + sum(a == b for a, b in zip(tokens, tokens[1:]))
 
 
 @dataclass(frozen=True)
 class Example:
     id: str
-    feats: torch.Tensor  # T x n_mels, float16
+    feats: torch.Tensor  # T x n_mels, float32
     tokens: torch.Tensor  # U, int32
     text: str
-    seconds: float
+    seconds: float  # of the (augmented) audio
 
 
 @dataclass
-class FeatureSet:
-    examples: list[Example]
+class Batch:
+    feats: torch.Tensor  # B x T x n_mels
+    feat_lens: torch.Tensor  # B
+    targets: torch.Tensor  # sum(U), int32
+    target_lens: torch.Tensor  # B
+    ids: list[str]
+    texts: list[str]
+    seconds: float
+    global_size: int  # utterances in the whole step's batch, over all processes (loss normaliser)
     skipped: Counter = field(default_factory=Counter)
 
-    @property
-    def seconds(self) -> float:
-        return sum(e.seconds for e in self.examples)
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def load_features(utterances: list[Utterance], stride: int, desc: str = "features") -> FeatureSet:
-    """Decode audio, compute log-mel; skip what cannot be used for CTC at this stride."""
-    logmel = LogMel()
-    out = FeatureSet([])
-    with torch.inference_mode():
-        for utt in tqdm(utterances, desc=desc, unit="utt", dynamic_ncols=True, mininterval=1.0):
-            try:
-                wave = load_audio(utt.path)
-            except AudioError:
-                out.skipped["unreadable audio"] += 1
+class SpeechDataset(Dataset):
+    """Index with an int, or with (index, seed, global_batch_size) from BucketBatchSampler."""
+
+    def __init__(self, utterances: list[Utterance], stride: int, augment: WaveAugment | None = None,
+                 cache_features: bool = False) -> None:
+        self.utterances = utterances
+        self.stride = stride
+        self.augment = augment if augment is not None and augment.active else None
+        self.cache: dict[int, torch.Tensor] | None = {} if cache_features and self.augment is None else None
+        self.logmel = LogMel()
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def features(self, idx: int, seed: int = 0) -> torch.Tensor | str:
+        """Log-mel T x n_mels of utterance `idx` (augmented with `seed`), or the reason it is unusable."""
+        if self.cache is not None and idx in self.cache:
+            return self.cache[idx].float()
+        try:
+            wave = torch.from_numpy(load_audio(self.utterances[idx].path))
+        except AudioError:
+            return "unreadable audio"
+        if self.augment is not None:
+            wave = self.augment(wave, torch.Generator().manual_seed(seed))
+        with torch.inference_mode():
+            feats = self.logmel(wave[None])[0].clone()
+        if self.cache is not None:
+            self.cache[idx] = feats.half()
+        return feats
+
+    def __getitem__(self, key) -> tuple[Example | str, int]:
+        idx, seed, global_size = key if isinstance(key, tuple) else (key, 0, 1)
+        utt = self.utterances[idx]
+        feats = self.features(idx, seed)
+        if isinstance(feats, str):
+            return feats, global_size
+        if feats.shape[0] < self.stride:
+            return "zero-length audio", global_size
+        tokens = encode(utt.text)
+        if ctc_frames_needed(tokens) > feats.shape[0] // self.stride:
+            return "transcript too long for the audio", global_size
+        ex = Example(utt.id, feats, torch.tensor(tokens, dtype=torch.int32), utt.text, feats.shape[0] / FRAMES_PER_SECOND)
+        return ex, global_size
+
+
+def collate(items: list[tuple[Example | str, int]]) -> Batch:
+    """Pad the usable examples into a batch; count the skip reasons of the others."""
+    examples = [ex for ex, _ in items if not isinstance(ex, str)]
+    skipped = Counter(ex for ex, _ in items if isinstance(ex, str))
+    global_size = items[0][1] if items else 0
+    n_mels = examples[0].feats.shape[1] if examples else 0
+    return Batch(
+        feats=pad_sequence([e.feats for e in examples], batch_first=True) if examples else torch.zeros(0, 0, n_mels),
+        feat_lens=torch.tensor([e.feats.shape[0] for e in examples], dtype=torch.long),
+        targets=torch.cat([e.tokens for e in examples]) if examples else torch.zeros(0, dtype=torch.int32),
+        target_lens=torch.tensor([len(e.tokens) for e in examples], dtype=torch.long),
+        ids=[e.id for e in examples], texts=[e.text for e in examples],
+        seconds=sum(e.seconds for e in examples), global_size=global_size, skipped=skipped,
+    )
+
+
+def _identity(item):
+    return item
+
+
+def feature_stats(dataset: SpeechDataset, max_utterances: int = 2000, workers: int = 0,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global per-mel mean and std over a random sample of training utterances (no augmentation)."""
+    g = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(dataset), generator=g)[:max_utterances].tolist()
+    augment, dataset.augment = dataset.augment, None
+    try:
+        loader = DataLoader(dataset, batch_size=None, sampler=sample, num_workers=workers,
+                            collate_fn=_identity)
+        total, total_sq, n = 0.0, 0.0, 0
+        for ex, _ in loader:
+            if isinstance(ex, str):
                 continue
-            feats = logmel(torch.from_numpy(wave)[None])[0]
-            if feats.shape[0] < stride:
-                out.skipped["zero-length audio"] += 1
-                continue
-            tokens = torch.tensor(encode(utt.text), dtype=torch.int32)
-            repeats = int((tokens[1:] == tokens[:-1]).sum())
-            if len(tokens) + repeats > feats.shape[0] // stride:
-                out.skipped["transcript too long for the audio"] += 1
-                continue
-            out.examples.append(Example(utt.id, feats.half(), tokens, utt.text, len(wave) / 16000))
-    return out
-
-
-def feature_stats(examples: list[Example], max_frames: int = 2_000_000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global per-mel mean and std over (a sample of) the training frames."""
-    g = torch.Generator().manual_seed(0)
-    order = torch.randperm(len(examples), generator=g).tolist()
-    total, total_sq, n = 0.0, 0.0, 0
-    for i in order:
-        f = examples[i].feats.double()
-        total = total + f.sum(0)
-        total_sq = total_sq + (f * f).sum(0)
-        n += f.shape[0]
-        if n >= max_frames:
-            break
+            f = ex.feats.double()
+            total = total + f.sum(0)
+            total_sq = total_sq + (f * f).sum(0)
+            n += f.shape[0]
+    finally:
+        dataset.augment = augment
+    if n == 0:
+        raise ValueError("no readable training audio to compute feature statistics from")
     mean = total / n
     std = (total_sq / n - mean * mean).clamp_min(1e-10).sqrt()
     return mean.float(), std.float()
-
-
-def make_batches(
-    examples: list[Example], batch_seconds: float, shuffle: bool, generator: torch.Generator | None = None,
-) -> list[list[int]]:
-    """Indices grouped by length (so padding is small) into batches of at most `batch_seconds` of
-    padded audio. shuffle=False gives shortest first (SortaGrad); otherwise batch order is random."""
-    order = sorted(range(len(examples)), key=lambda i: examples[i].feats.shape[0])
-    batches, cur, longest = [], [], 0
-    for i in order:
-        t = examples[i].seconds
-        if cur and max(longest, t) * (len(cur) + 1) > batch_seconds:
-            batches.append(cur)
-            cur, longest = [], 0
-        cur.append(i)
-        longest = max(longest, t)
-    if cur:
-        batches.append(cur)
-    if shuffle:
-        perm = torch.randperm(len(batches), generator=generator).tolist()
-        batches = [batches[p] for p in perm]
-    return batches

@@ -83,19 +83,21 @@ def evaluate(
 
 
 @torch.inference_mode()
-def dev_loss_and_hyps(model: AcousticModel, examples, batches) -> tuple[float, list[str], list[str]]:
-    """Mean CTC loss per utterance and greedy hypotheses on precomputed features."""
+def dev_loss_and_hyps(model: AcousticModel, batches, device: torch.device | str = "cpu",
+                      amp_dtype: torch.dtype | None = None) -> tuple[float, list[str], list[str]]:
+    """Mean CTC loss per utterance and greedy hypotheses over `batches` (train.dataset.Batch)."""
     model.eval()
     total, n, refs, hyps = 0.0, 0, [], []
-    for idx in batches:
-        feats = pad_sequence([examples[i].feats.float() for i in idx], batch_first=True)
-        lens = torch.tensor([examples[i].feats.shape[0] for i in idx])
-        log_probs, out_lens, _ = model(feats, lens, return_state=False)
-        targets = torch.cat([examples[i].tokens for i in idx])
-        tlens = torch.tensor([len(examples[i].tokens) for i in idx])
-        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, tlens, reduction="sum", zero_infinity=True)
+    for b in batches:
+        if not len(b):
+            continue
+        with torch.autocast(torch.device(device).type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            log_probs, out_lens, _ = model(b.feats.to(device), b.feat_lens.to(device), return_state=False)
+        log_probs = log_probs.float()
+        loss = F.ctc_loss(log_probs.transpose(0, 1), b.targets.to(device), out_lens, b.target_lens.to(device),
+                          reduction="sum", zero_infinity=True)
         total += float(loss)
-        n += len(idx)
-        hyps += greedy_decode(log_probs, out_lens)
-        refs += [examples[i].text for i in idx]
+        n += len(b)
+        hyps += greedy_decode(log_probs.cpu(), out_lens.cpu())
+        refs += b.texts
     return total / max(n, 1), refs, hyps

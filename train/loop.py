@@ -1,171 +1,226 @@
 """One readable training loop: CTC loss, AdamW with warm-up and cosine decay, gradient clipping,
-SpecAugment, length-bucketed batches (shortest first in epoch 1), dev WER each epoch, best
-checkpoint kept. The loss is computed here, not in the model."""
+SpecAugment, mixed precision on CUDA, DistributedDataParallel under torchrun, a guard against
+non-finite losses, dev loss/WER/CER each epoch, atomic resumable checkpoints.
+
+Files in the run folder: config.json, log.csv (and tb/ with TensorBoard), best.pt and last.pt
+(inference checkpoints, asr.checkpoint), train_state.pt (everything --resume needs; saved every
+--checkpoint-every steps and at each epoch end). Only rank 0 writes.
+"""
 from __future__ import annotations
 
-import csv
 import json
 import math
+import os
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections import Counter
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
-import torchaudio
-from torch.nn.utils.rnn import pad_sequence
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from asr.checkpoint import save_model
-from asr.model import AcousticModel, ModelConfig, count_parameters
-from data.librispeech import read_subsets
+from asr.model import AcousticModel, count_parameters
 
-from .dataset import feature_stats, load_features, make_batches
+from . import distributed
+from .augment import spec_augment
+from .config import TrainConfig, TrainResult
+from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
+from .inputs import amp_dtype, dev_loader, format_counts, prepare_inputs, train_loader
+from .runlog import RunLog, write_config
+from .schedule import LRSchedule
+from .state import STATE_NAME, STATE_VERSION, StateError, atomic_save, load_state, rng_state, set_rng_state
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingError", "train"]
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    train_subsets: tuple[str, ...]
-    dev_subset: str
-    out: Path
-    model: ModelConfig = ModelConfig()
-    epochs: int = 20
-    max_minutes: float | None = None  # stop (after the current epoch's evaluation) past this budget
-    batch_seconds: float = 200.0  # padded audio per batch
-    lr: float = 2e-3
-    weight_decay: float = 1e-2
-    warmup_steps: int = 300
-    clip_norm: float = 5.0
-    spec_augment: bool = True
-    seed: int = 0
-    threads: int | None = None
+# the sampler position is only meaningful for the same data, batching and seed
+RESUME_MUST_MATCH = ("train_subsets", "batch_seconds", "max_duration", "sortagrad", "seed")
+COUNTED = (*SKIP_REASONS, "non-finite loss")
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    best_checkpoint: Path
-    best_dev_wer: float
-    best_dev_cer: float
-    epochs: int
-    steps: int
-    minutes: float
-    train_hours: float
-    parameters: int
+class TrainingError(Exception):
+    """A run that cannot go on (e.g. the loss stays non-finite); the message is one line for the user."""
 
 
-def _spec_augment(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """Two frequency masks (<= 15 mels) and two time masks (<= 40 frames), masked to the global mean."""
-    x = ((feats - mean) / std).transpose(1, 2)  # B x n_mels x T
-    for mask in (torchaudio.transforms.FrequencyMasking(15, iid_masks=True),
-                 torchaudio.transforms.TimeMasking(40, iid_masks=True, p=0.2)):
-        x = mask(mask(x))
-    return x.transpose(1, 2) * std + mean
+def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, std) -> tuple[torch.Tensor, float]:
+    """(loss to back-propagate, summed CTC loss of this process's utterances)."""
+    if not len(b):  # all of this process's share was unusable: a zero-loss pass keeps DDP in step
+        n = 2 * cfg.model.stride
+        log_probs, _, _ = net(torch.zeros(1, n, cfg.model.n_mels, device=d.device), torch.tensor([n], device=d.device),
+                              return_state=False)
+        return log_probs.float().sum() * 0.0, 0.0
+    feats = b.feats.to(d.device, non_blocking=True)
+    if cfg.spec_augment:
+        feats = spec_augment(feats, mean, std)
+    with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
+        log_probs, out_lens, _ = net(feats, b.feat_lens.to(d.device), return_state=False)
+    total = F.ctc_loss(log_probs.float().transpose(0, 1), b.targets.to(d.device), out_lens,
+                       b.target_lens.to(d.device), reduction="sum", zero_infinity=True)
+    # DDP averages gradients over processes: scale so the step is the mean over the global batch
+    return total * d.world_size / max(b.global_size, 1), float(total.detach())
 
 
-def _lr_at(step: int, progress: float, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 5% of the peak as `progress` (0..1) runs out."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+def _train_state(model, opt, sched, scaler, step, epoch, pos, best, sums, skipped, cfg) -> dict:
+    return {
+        "version": STATE_VERSION, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+        "step": step, "epoch": epoch, "batch_in_epoch": pos, "best": list(best), "sums": list(sums),
+        "skipped": dict(skipped), "rng": rng_state(), "config": json.loads(json.dumps(asdict(cfg), default=str)),
+    }
 
 
-def _progress(step: int, total_steps: int, start: float, cfg: TrainConfig) -> float:
-    """Fraction of the budget used: steps, or wall-clock time when --max-minutes is the tighter one."""
-    frac = step / max(1, total_steps)
-    if cfg.max_minutes:
-        frac = max(frac, (time.time() - start) / 60 / cfg.max_minutes)
-    return frac
+def _check_resumable(state: dict, cfg: TrainConfig) -> None:
+    now = json.loads(json.dumps(asdict(cfg), default=str))
+    for key in RESUME_MUST_MATCH:
+        if state["config"].get(key) != now.get(key):
+            raise StateError(f"cannot resume: --{key.replace('_', '-')} was {state['config'].get(key)!r}, "
+                             f"now {now.get(key)!r}")
+    if state["config"].get("model") != now.get("model"):
+        raise StateError("cannot resume: the model configuration differs from the saved run's")
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    start = time.time()
-    torch.manual_seed(cfg.seed)
+    d = distributed.setup(cfg.device)
+    try:
+        return _train(cfg, d)
+    finally:
+        distributed.cleanup(d)
+
+
+def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
+    say = print if d.main else (lambda *a, **k: None)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    elif d.distributed and d.device.type == "cpu":  # share the cores between the processes of this node
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", d.world_size))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_node))
+    torch.manual_seed(cfg.seed)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    (cfg.out / "config.json").write_text(json.dumps(asdict(cfg), default=str, indent=2))
-
-    train_utts, reports = read_subsets(cfg.data, list(cfg.train_subsets))
-    dev_utts, dev_reports = read_subsets(cfg.data, [cfg.dev_subset])
-    for rep in reports + dev_reports:
-        print(rep.summary())
-    if not train_utts or not dev_utts:
-        raise ValueError("no usable training or dev utterances (see the summaries above)")
-    train_set = load_features(train_utts, cfg.model.stride, "train features")
-    dev_set = load_features(dev_utts, cfg.model.stride, "dev features")
-    for name, s in (("train", train_set), ("dev", dev_set)):
-        if s.skipped:
-            print(f"{name}: skipped while loading: " + ", ".join(f"{n} {r}" for r, n in s.skipped.items()))
+    state = load_state(cfg.out / STATE_NAME) if cfg.resume else None
+    if state is not None:
+        _check_resumable(state, cfg)
+    amp = amp_dtype(cfg, d.device, say)
+    inputs = prepare_inputs(cfg, d, say)
 
     model = AcousticModel(cfg.model)
-    mean, std = feature_stats(train_set.examples)
-    model.normalizer.set_stats(mean, std)
+    if state is not None:
+        model.load_state_dict(state["model"])
+    elif d.main:
+        model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed))
+    model.to(d.device)
+    net = model
+    if d.distributed:  # broadcasts rank 0's weights and statistics to every process
+        net = DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None,
+                                      broadcast_buffers=False)
+    torch.manual_seed(cfg.seed + 1000 * d.rank)  # dropout and SpecAugment masks differ between processes
     mean, std = model.normalizer.mean, model.normalizer.std
-    params = count_parameters(model)
-    print(f"model: {cfg.model.cell} {cfg.model.layers}x{cfg.model.hidden}, {params:,} parameters; "
-          f"train {train_set.seconds / 3600:.2f} h, dev {dev_set.seconds / 3600:.2f} h")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = len(make_batches(train_set.examples, cfg.batch_seconds, shuffle=False))
-    total_steps = steps_per_epoch * cfg.epochs
-    dev_batches = make_batches(dev_set.examples, cfg.batch_seconds, shuffle=False)
+    sched = LRSchedule(cfg.lr, cfg.warmup_steps, len(inputs.sampler) * cfg.epochs, cfg.max_minutes)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    step, first_epoch, pos, best = 0, 1, 0, (math.inf, math.inf)
+    sums, skipped = [0.0, 0.0, 0.0], Counter()  # loss, utterances, audio seconds of the epoch so far
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        step, first_epoch, pos, best = state["step"], state["epoch"], state["batch_in_epoch"], tuple(state["best"])
+        if d.main:
+            sums, skipped = list(state["sums"]), Counter(state["skipped"])
+            set_rng_state(state["rng"])
+        else:
+            torch.manual_seed(cfg.seed + 1000 * d.rank + step)
+        say(f"resuming {cfg.out} at epoch {first_epoch}, batch {pos}, step {step}")
+    params = count_parameters(model)
+    say(f"model: {cfg.model.cell} {cfg.model.layers}x{cfg.model.hidden}, {params:,} parameters; "
+        f"train {inputs.train_seconds / 3600:.2f} h; device {d.device}"
+        f"{f' x {d.world_size} processes' if d.distributed else ''}; mixed precision {amp or 'off'}")
+    log = RunLog(cfg.out, first_epoch if state is not None else None) if d.main else None
+    if d.main:
+        write_config(cfg.out, cfg)
+    trace = (cfg.out / f"batches.rank{d.rank}.tsv").open("a") if cfg.trace_batches else None
 
-    log_path = cfg.out / "log.csv"
-    with log_path.open("w", newline="") as fh:
-        csv.writer(fh).writerow(["epoch", "step", "minutes", "train_loss", "dev_loss", "dev_wer", "dev_cer", "lr"])
-    best = (math.inf, math.inf)
-    step, epoch = 0, 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        batches = make_batches(train_set.examples, cfg.batch_seconds, shuffle=epoch > 1, generator=g)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", dynamic_ncols=True, mininterval=1.0)
-        loss_sum, utt_sum, audio_sum, t0 = 0.0, 0, 0.0, time.time()
-        for idx in bar:
-            ex = [train_set.examples[i] for i in idx]
-            feats = pad_sequence([e.feats.float() for e in ex], batch_first=True)
-            lens = torch.tensor([e.feats.shape[0] for e in ex])
-            if cfg.spec_augment:
-                feats = _spec_augment(feats, mean, std)
-            targets = torch.cat([e.tokens for e in ex])
-            tlens = torch.tensor([len(e.tokens) for e in ex])
-            log_probs, out_lens, _ = model(feats, lens, return_state=False)
-            loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, tlens, reduction="sum", zero_infinity=True)
-            loss = loss / len(ex)
-            if not torch.isfinite(loss):
-                continue
+    def save_state(epoch: int, position: int) -> None:
+        global_sums = distributed.all_sum(d, sums)  # every process calls this, rank 0 writes
+        if d.main:
+            atomic_save(_train_state(model, opt, sched, scaler, step, epoch, position, best, global_sums,
+                                     skipped, cfg), cfg.out / STATE_NAME)
+
+    bad_in_a_row, epoch, stop = 0, first_epoch, False
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        loader = train_loader(inputs, epoch, pos, d.device, cfg.seed)
+        net.train()
+        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", total=pos + len(loader), initial=pos,
+                   disable=not d.main, dynamic_ncols=True, mininterval=1.0)
+        t0, seconds_now = time.time(), 0.0
+        for b in bar:
+            skipped.update(b.skipped)
+            lr = sched.lr(step)
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, _progress(step, total_steps, start, cfg), cfg)
+                group["lr"] = lr
+            loss, total = _loss(net, model, b, cfg, d, amp, mean, std)
+            finite = math.isfinite(float(loss.detach()))
+            if d.distributed:
+                finite = distributed.all_sum(d, [0.0 if finite else 1.0])[0] == 0
+            pos += 1
+            if not finite:  # skip the batch everywhere; stop if it keeps happening
+                skipped["non-finite loss"] += len(b)
+                bad_in_a_row += 1
+                if bad_in_a_row >= cfg.max_bad_steps:
+                    raise TrainingError(f"the loss was NaN or infinite in {bad_in_a_row} batches in a row "
+                                        f"(step {step}); lower --lr or check the data")
+                continue
+            bad_in_a_row = 0
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             step += 1
-            loss_sum += loss.item() * len(ex)
-            utt_sum += len(ex)
-            audio_sum += sum(e.seconds for e in ex)
-            bar.set_postfix(loss=f"{loss_sum / utt_sum:.2f}", lr=f"{opt.param_groups[0]['lr']:.1e}",
-                            audio_s_per_s=f"{audio_sum / (time.time() - t0):.0f}")
-        dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_set.examples, dev_batches)
-        wer, cer = error_rates(refs, hyps)
-        minutes = (time.time() - start) / 60
-        print(f"epoch {epoch}: train loss {loss_sum / max(utt_sum, 1):.2f}, dev loss {dev_loss:.2f}, "
-              f"dev WER {wer:.2f}% CER {cer:.2f}% ({minutes:.1f} min)")
-        with log_path.open("a", newline="") as fh:
-            csv.writer(fh).writerow([epoch, step, f"{minutes:.2f}", f"{loss_sum / max(utt_sum, 1):.4f}",
-                                     f"{dev_loss:.4f}", f"{wer:.2f}", f"{cer:.2f}", opt.param_groups[0]["lr"]])
-        meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
-                "train_subsets": list(cfg.train_subsets), "train_hours": round(train_set.seconds / 3600, 3)}
-        save_model(cfg.out / "last.pt", model, meta)
-        if (wer, cer) < best:
-            best = (wer, cer)
-            save_model(cfg.out / "best.pt", model, meta)
-        if cfg.max_minutes is not None and minutes >= cfg.max_minutes:
-            print(f"stopping: time budget of {cfg.max_minutes} min reached")
+            sums = [sums[0] + total, sums[1] + len(b), sums[2] + b.seconds]
+            seconds_now += b.seconds
+            if trace is not None:
+                trace.write(f"{epoch}\t{step}\t{','.join(b.ids)}\n")
+            bar.set_postfix(loss=f"{sums[0] / max(sums[1], 1):.2f}", lr=f"{lr:.1e}",
+                            audio_s_per_s=f"{seconds_now * d.world_size / (time.time() - t0):.0f}")
+            if step % cfg.checkpoint_every == 0:
+                save_state(epoch, pos)
+        bar.close()
+        train_time = time.time() - t0
+        loss_sum, utts, _, *counts, seconds_all = distributed.all_sum(
+            d, [*sums, *(skipped[r] for r in COUNTED), seconds_now])
+        epoch_skipped = dict(zip(COUNTED, map(int, counts)))
+        audio_rate = seconds_all / max(train_time, 1e-9)
+        if d.main:
+            dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_loader(inputs, cfg.batch_seconds, d.device),
+                                                     d.device, amp)
+            wer, cer = error_rates(refs, hyps)
+            minutes = sched.minutes()
+            say(f"epoch {epoch}: train loss {loss_sum / max(utts, 1):.2f}, dev loss {dev_loss:.2f}, dev WER "
+                f"{wer:.2f}% CER {cer:.2f}%, {audio_rate:.0f} audio s/s ({minutes:.1f} min); "
+                f"skipped: {format_counts(epoch_skipped)}")
+            log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}",
+                     "train_loss": round(loss_sum / max(utts, 1), 4), "dev_loss": round(dev_loss, 4),
+                     "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr, "audio_s_per_s": round(audio_rate, 1),
+                     "skipped": sum(epoch_skipped.values())})
+            meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
+                    "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
+            save_model(cfg.out / "last.pt", model, meta)
+            if (wer, cer) < best:
+                best = (wer, cer)
+                save_model(cfg.out / "best.pt", model, meta)
+            stop = cfg.max_minutes is not None and minutes >= cfg.max_minutes
+        pos, sums, skipped = 0, [0.0, 0.0, 0.0], Counter()
+        save_state(epoch + 1, 0)
+        if distributed.broadcast_flag(d, stop):
+            say(f"stopping: time budget of {cfg.max_minutes} min reached")
             break
-    return TrainResult(cfg.out / "best.pt", best[0], best[1], epoch, step, (time.time() - start) / 60,
-                       train_set.seconds / 3600, params)
-
+    if trace is not None:
+        trace.close()
+    if log is not None:
+        log.close()
+    best = tuple(distributed.all_sum(d, list(best) if d.main else [0.0, 0.0]))
+    return TrainResult(cfg.out / "best.pt", best[0], best[1], epoch, step, sched.minutes(),
+                       inputs.train_seconds / 3600, params)

@@ -1,0 +1,62 @@
+"""What a training run is told (TrainConfig, saved as RUN_DIR/config.json) and what it reports (TrainResult)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.model import ModelConfig
+
+__all__ = ["TrainConfig", "TrainResult"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    train_subsets: tuple[str, ...]
+    dev_subset: str
+    out: Path
+    model: ModelConfig = ModelConfig()
+    epochs: int = 20
+    max_minutes: float | None = None  # stop (after the current epoch's evaluation) past this budget
+    # data
+    batch_seconds: float = 200.0  # padded audio per (global) batch, summed over all processes
+    max_duration: float | None = None  # skip (and count) longer utterances
+    sortagrad: bool = True  # shortest batches first in epoch 1 (Deep Speech 2)
+    workers: int = 0  # DataLoader worker processes; 0 loads in the training process
+    cache_features: bool = False  # keep log-mel of a small corpus in memory (only without waveform augmentation)
+    stats_utterances: int = 2000  # utterances sampled for the global mean/variance
+    # augmentation
+    spec_augment: bool = True
+    speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
+    noise_dir: Path | None = None  # audio files mixed in at random SNR
+    noise_snr: tuple[float, float] = (5.0, 20.0)
+    noise_prob: float = 0.5
+    rir_dir: Path | None = None  # room impulse responses convolved in
+    rir_prob: float = 0.5
+    # optimisation
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    warmup_steps: int = 300
+    clip_norm: float = 5.0
+    max_bad_steps: int = 20  # consecutive non-finite losses before the run stops
+    # hardware
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 where supported, else fp16 on CUDA; off on CPU) | bf16 | fp16 | off
+    threads: int | None = None
+    # checkpoints and logs
+    checkpoint_every: int = 1000  # steps between RUN_DIR/train_state.pt saves (and at each epoch end)
+    resume: bool = False  # continue from RUN_DIR/train_state.pt
+    trace_batches: bool = False  # write the utterance ids of every batch to RUN_DIR/batches.rank<R>.tsv
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_checkpoint: Path
+    best_dev_wer: float
+    best_dev_cer: float
+    epochs: int
+    steps: int
+    minutes: float
+    train_hours: float
+    parameters: int

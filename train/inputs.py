@@ -1,0 +1,106 @@
+"""What the training loop consumes: the usable utterances (manifests read, over-long and
+unalignable ones skipped and counted), the datasets, the loaders, the mixed-precision type."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+
+from asr.audio import SAMPLE_RATE
+from asr.features import num_frames
+from asr.vocab import encode
+from data.librispeech import Utterance, read_subsets
+
+from .augment import WaveAugment, list_audio
+from .config import TrainConfig
+from .dataset import SpeechDataset, collate, ctc_frames_needed
+from .distributed import Dist
+from .sampler import BucketBatchSampler, global_batches
+
+__all__ = ["Inputs", "prepare_inputs", "train_loader", "dev_loader", "amp_dtype", "format_counts"]
+
+
+def format_counts(counts: dict) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()) if n) or "none"
+
+
+@dataclass
+class Inputs:
+    train_set: SpeechDataset
+    dev_set: SpeechDataset
+    sampler: BucketBatchSampler
+    workers: int
+    index_skipped: Counter  # utterances left out before training, by reason
+    train_seconds: float
+
+
+def select(utterances: list[Utterance], cfg: TrainConfig) -> tuple[list[Utterance], Counter]:
+    """Leave out (and count) what --max-duration excludes and transcripts CTC cannot align."""
+    kept, skipped = [], Counter()
+    for u in utterances:
+        if cfg.max_duration is not None and u.duration > cfg.max_duration:
+            skipped["longer than --max-duration"] += 1
+        elif ctc_frames_needed(encode(u.text)) > num_frames(round(u.duration * SAMPLE_RATE)) // cfg.model.stride:
+            skipped["transcript too long for the audio"] += 1
+        else:
+            kept.append(u)
+    return kept, skipped
+
+
+def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
+    progress = None if d.main else False
+    train_utts, reports = read_subsets(cfg.data, list(cfg.train_subsets), progress=progress)
+    dev_utts, dev_reports = read_subsets(cfg.data, [cfg.dev_subset], progress=progress)
+    for rep in reports + dev_reports:
+        say(rep.summary())
+    train_utts, skipped = select(train_utts, cfg)
+    if skipped:
+        say(f"train: left out before training: {format_counts(skipped)}")
+    if not train_utts or not dev_utts:
+        raise ValueError("no usable training or dev utterances (see the summaries above)")
+    augment = WaveAugment(cfg.speed_perturb, list_audio(cfg.noise_dir), list_audio(cfg.rir_dir), cfg.noise_snr,
+                          cfg.noise_prob, cfg.rir_prob)
+    cache = cfg.cache_features and not augment.active
+    if cfg.cache_features and augment.active:
+        say("note: --cache-features ignored (waveform augmentation changes the features every epoch)")
+    workers = 0 if cache else cfg.workers  # the cache lives in this process
+    sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
+                                 d.rank, d.world_size)
+    return Inputs(
+        SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache),
+        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features and workers == 0),
+        sampler, workers, skipped, sum(u.duration for u in train_utts),
+    )
+
+
+def _loader(dataset, batch_sampler, workers: int, device: torch.device, seed: int) -> DataLoader:
+    return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=workers,
+                      pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
+                      generator=torch.Generator().manual_seed(seed))  # never draw from the global RNG
+
+
+def train_loader(inputs: Inputs, epoch: int, start: int, device: torch.device, seed: int) -> DataLoader:
+    inputs.sampler.set_epoch(epoch, start)
+    return _loader(inputs.train_set, inputs.sampler, inputs.workers, device, seed * 1000 + epoch)
+
+
+def dev_loader(inputs: Inputs, batch_seconds: float, device: torch.device) -> DataLoader:
+    batches = global_batches([u.duration for u in inputs.dev_set.utterances], batch_seconds, 1, 0)
+    return _loader(inputs.dev_set, batches, inputs.workers, device, 0)
+
+
+def amp_dtype(cfg: TrainConfig, device: torch.device, say) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16 (with a gradient scaler); none on the CPU."""
+    if cfg.amp not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"--amp must be auto, bf16, fp16 or off, not {cfg.amp!r}")
+    if cfg.amp == "off":
+        return None
+    if device.type != "cuda":
+        if cfg.amp != "auto":
+            say(f"note: --amp {cfg.amp} ignored on the CPU")
+        return None
+    if cfg.amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cfg.amp == "bf16" else torch.float16
