@@ -155,27 +155,67 @@ def cmd_eval(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from train.loop import TrainConfig, train
+    from train.config import config_from_json
+    from train.loop import TrainConfig, TrainingError, train
+    from train.state import StateError
 
     from .model import ModelConfig
 
+    # options that may change when a run is resumed; None means "as saved" (or the default)
+    tunable = {"epochs": args.epochs, "max_minutes": args.max_minutes, "workers": args.workers,
+               "device": args.device, "amp": args.amp, "threads": args.threads,
+               "checkpoint_every": args.checkpoint_every}
     try:
-        model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, stride=args.stride,
-                                lookahead=args.lookahead, dropout=args.dropout)
-    except ValueError as e:
-        return _fail(str(e), 2)
-    cfg = TrainConfig(
-        data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev, out=Path(args.out),
-        model=model_cfg, epochs=args.epochs, max_minutes=args.max_minutes, batch_seconds=args.batch_seconds,
-        lr=args.lr, spec_augment=not args.no_spec_augment, seed=args.seed, threads=args.threads,
-    )
-    try:
+        if args.resume:
+            saved = Path(args.resume) / "config.json"
+            if not saved.is_file():
+                return _fail(f"{args.resume}: not a run folder (no config.json)", 2)
+            cfg = config_from_json(saved, out=Path(args.resume), resume=True, **tunable)
+        else:
+            missing = [f"--{k}" for k in ("data", "train", "dev", "out") if getattr(args, k) is None]
+            if missing:
+                return _fail(f"the following arguments are required: {', '.join(missing)} (or --resume RUN_DIR)", 2)
+            model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, stride=args.stride,
+                                    lookahead=args.lookahead, dropout=args.dropout)
+            defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
+            cfg = TrainConfig(
+                data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev,
+                out=Path(args.out), model=model_cfg, batch_seconds=args.batch_seconds, max_duration=args.max_duration,
+                sortagrad=not args.no_sortagrad, cache_features=args.cache_features, lr=args.lr,
+                warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, speed_perturb=args.speed_perturb,
+                noise_dir=Path(args.noise_dir) if args.noise_dir else None,
+                rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
+                **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
+            )
         result = train(cfg)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, StateError) as e:
         return _fail(str(e), 2)
-    print(f"best dev WER {result.best_dev_wer:.2f}% CER {result.best_dev_cer:.2f}% after {result.epochs} epochs, "
-          f"{result.minutes:.1f} min; model: {result.best_checkpoint}")
+    except TrainingError as e:
+        return _fail(str(e), 1)
+    if result.best_checkpoint.exists():
+        print(f"best dev WER {result.best_dev_wer:.2f}% CER {result.best_dev_cer:.2f}% after {result.epochs} epochs, "
+              f"{result.minutes:.1f} min; model: {result.best_checkpoint}")
     return 0
+
+
+def cmd_download(args) -> int:
+    from data.download import LIBRISPEECH_MD5, DownloadError, fetch_subset
+
+    subsets = [s for s in args.subset.split(",") if s]
+    unknown = [s for s in subsets if s not in LIBRISPEECH_MD5]
+    if unknown or not subsets:
+        return _fail(f"unknown subset {', '.join(unknown) or '(none)'}; known: {', '.join(LIBRISPEECH_MD5)}", 2)
+    failed = 0
+    for subset in subsets:
+        try:
+            r = fetch_subset(subset, args.root, base_url=args.mirror, keep_archive=args.keep_archive,
+                             progress=sys.stderr.isatty())
+        except DownloadError as e:
+            print(f"asr: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{subset}: {'already complete' if r.skipped else 'verified and extracted'} in {r.path}")
+    return 1 if failed else 0
 
 
 def cmd_synth(args) -> int:
@@ -273,25 +313,57 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_synth)
 
     r = sub.add_parser("train", help="train a CTC model (gru, lstm or rnn) on LibriSpeech-layout subsets",
-                       description="Train with CTC loss; dev WER each epoch; RUN_DIR/best.pt is the best model.")
-    r.add_argument("--data", required=True, help="corpus root (holding LibriSpeech/<subset>)")
-    r.add_argument("--train", required=True, help="training subsets, comma-separated")
-    r.add_argument("--dev", required=True, help="dev subset")
-    r.add_argument("--out", required=True, help="run folder (checkpoints, log.csv, config.json)")
+                       description="Train with CTC loss; dev WER each epoch; RUN_DIR/best.pt is the best model. "
+                                   "Several GPUs or nodes: torchrun --nproc_per_node N -m asr train ... "
+                                   "(see docs/librispeech.md).")
+    r.add_argument("--data", help="corpus root (holding LibriSpeech/<subset>)")
+    r.add_argument("--train", help="training subsets, comma-separated")
+    r.add_argument("--dev", help="dev subset")
+    r.add_argument("--out", help="run folder (checkpoints, log.csv, config.json, train_state.pt)")
+    r.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a stopped or killed run from RUN_DIR/train_state.pt with its saved configuration "
+                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every may change)")
     r.add_argument("--cell", choices=["gru", "lstm", "rnn"], default="gru")
     r.add_argument("--hidden", type=int, default=320)
     r.add_argument("--layers", type=int, default=3)
     r.add_argument("--stride", type=int, default=3, help="feature frames stacked per model frame (2-4)")
     r.add_argument("--lookahead", type=int, default=1, help="future model frames each output sees (0-2)")
     r.add_argument("--dropout", type=float, default=0.1)
-    r.add_argument("--epochs", type=int, default=20)
+    r.add_argument("--epochs", type=int, help="default 20")
     r.add_argument("--max-minutes", type=float, help="wall-clock budget; the LR schedule follows it")
-    r.add_argument("--batch-seconds", type=float, default=200.0, help="padded audio seconds per batch")
+    r.add_argument("--batch-seconds", type=float, default=200.0,
+                   help="padded audio seconds per optimiser step, summed over all processes (default 200)")
+    r.add_argument("--max-duration", type=float, help="skip (and count) utterances longer than this many seconds")
+    r.add_argument("--no-sortagrad", action="store_true", help="shuffle epoch 1 too (default: shortest first)")
+    r.add_argument("--workers", type=int, help="data loading processes (default 0: in the training process)")
+    r.add_argument("--cache-features", action="store_true",
+                   help="keep the log-mel of a small corpus in memory (without waveform augmentation)")
     r.add_argument("--lr", type=float, default=2e-3)
+    r.add_argument("--warmup-steps", type=int, default=300)
     r.add_argument("--no-spec-augment", action="store_true")
+    r.add_argument("--speed-perturb", action="store_true", help="random speed 0.9/1.0/1.1 per utterance")
+    r.add_argument("--noise-dir", help="mix in noise from the audio files under this folder (random SNR 5-20 dB)")
+    r.add_argument("--rir-dir", help="convolve with room impulse responses from the audio files under this folder")
+    r.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
+    r.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
+                   help="mixed precision on CUDA (default auto: bf16 where supported, else fp16)")
+    r.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints (default 1000)")
+    r.add_argument("--trace-batches", action="store_true",
+                   help="write every batch's utterance ids to RUN_DIR/batches.rank<R>.tsv")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, help="torch CPU threads")
     r.set_defaults(func=cmd_train)
+
+    w = sub.add_parser("download", help="download, verify (MD5) and extract LibriSpeech subsets from OpenSLR",
+                       description="Fetch the official LibriSpeech archives into ROOT/LibriSpeech/<subset>: resumes "
+                                   "partial downloads, checks the published MD5, skips subsets already complete. "
+                                   "Exit status 1 if a subset failed.")
+    w.add_argument("--subset", required=True, help="comma-separated, e.g. train-clean-100,dev-clean,test-clean")
+    w.add_argument("--root", required=True, help="corpus root; use it as --data for train and eval")
+    w.add_argument("--mirror", default="https://www.openslr.org/resources/12",
+                   help="base URL (e.g. https://us.openslr.org/resources/12 or https://openslr.elda.org/resources/12)")
+    w.add_argument("--keep-archive", action="store_true", help="keep the .tar.gz after extraction")
+    w.set_defaults(func=cmd_download)
     return p
 
 

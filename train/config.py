@@ -6,7 +6,7 @@ from pathlib import Path
 
 from asr.model import ModelConfig
 
-__all__ = ["TrainConfig", "TrainResult"]
+__all__ = ["TrainConfig", "TrainResult", "config_from_json"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,20 @@ class TrainResult:
     minutes: float
     train_hours: float
     parameters: int
+
+
+def config_from_json(path: Path, **overrides) -> TrainConfig:
+    """The TrainConfig saved in RUN_DIR/config.json, with `overrides` (None values ignored) applied."""
+    import json
+    from dataclasses import fields
+
+    raw = json.loads(Path(path).read_text())
+    raw["model"] = ModelConfig(**raw["model"])
+    for key in ("data", "out", "noise_dir", "rir_dir"):
+        raw[key] = Path(raw[key]) if raw.get(key) is not None else None
+    raw["train_subsets"] = tuple(raw["train_subsets"])
+    raw["noise_snr"] = tuple(raw["noise_snr"])
+    known = {f.name for f in fields(TrainConfig)}
+    raw = {k: v for k, v in raw.items() if k in known}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**raw)
