@@ -45,6 +45,8 @@ def encode_chunk(
 
     With final=True the utterance ends: the last frames see zero lookahead, as offline does.
     """
+    if not isinstance(model, AcousticModel):  # an exported network (asr.backends.ExportedModel) streams itself
+        return model.encode_chunk(state, pcm, final)
     c = model.config
     buf = torch.cat([state.samples, pcm.float()])
     n = num_frames(buf.numel())

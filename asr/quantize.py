@@ -1,0 +1,144 @@
+"""int8 dynamic quantization of the recurrent and linear layers, and int8 checkpoints.
+
+`quantize_model(model)` applies torch's dynamic quantization to the GRU/LSTM stack and the linear
+layers (weights int8 per tensor, activations quantized on the fly), so every code path (offline
+`forward`, `encode_chunk`, the streaming recognizer) runs unchanged on the result. A vanilla `rnn`
+cell has no dynamically quantized version: it stays float32, only its linear layers are quantized.
+
+An int8 checkpoint is the usual plain dict (config, vocab, normalisation, float weights of the
+layers left in float32, meta) plus "quantization": for each quantized weight its int8 values and
+scale, loadable with torch.load(weights_only=True). Loading rebuilds the float model, quantizes it
+and then sets the stored int8 weights exactly, so a reloaded model gives identical outputs.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import FORMAT_VERSION, ModelError, model_from_dict
+from .model import AcousticModel
+from .vocab import VOCAB
+
+SCHEME = "int8-dynamic"
+QUANTIZED_TYPES = {nn.Linear, nn.GRU, nn.LSTM}
+
+__all__ = ["SCHEME", "quantize_model", "is_quantized", "quantized_checkpoint_dict", "save_quantized",
+           "model_from_quantized_dict"]
+
+
+def quantize_model(model: AcousticModel) -> AcousticModel:
+    """A copy of `model` (eval mode) with int8 dynamically quantized linear and GRU/LSTM layers."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch.ao.quantization warns it is deprecated; stable in the pinned torch
+        warnings.simplefilter("ignore")
+        q = quantize_dynamic(copy.deepcopy(model).eval(), QUANTIZED_TYPES, dtype=torch.qint8, inplace=True)
+    q.quantization = SCHEME
+    return q
+
+
+def is_quantized(model: nn.Module) -> bool:
+    return getattr(model, "quantization", None) == SCHEME
+
+
+def _quantized_modules(model: nn.Module):
+    """(name, module) of the dynamically quantized submodules."""
+    from torch.ao.nn.quantized import dynamic as nnqd
+
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nnqd.Linear, nnqd.GRU, nnqd.LSTM)):
+            yield name, mod
+
+
+def _weights_and_biases(mod) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor | None]]:
+    """Quantized weights and float biases of one dynamic module, by their float-module names."""
+    from torch.ao.nn.quantized import dynamic as nnqd
+
+    if isinstance(mod, nnqd.Linear):
+        return {"weight": mod.weight()}, {"bias": mod.bias()}
+    wb = mod._weight_bias()
+    return dict(wb["weight"]), dict(wb["bias"])
+
+
+def quantized_checkpoint_dict(model: AcousticModel, meta: dict | None = None) -> dict:
+    """The plain-dict checkpoint of a `quantize_model` result (int8 values + scales, float rest)."""
+    if not is_quantized(model):
+        raise ValueError("model is not quantized; use asr.checkpoint.checkpoint_dict")
+    int8, scales, quantized_names = {}, {}, set()
+    for name, mod in _quantized_modules(model):
+        weights, biases = _weights_and_biases(mod)
+        for w_name, w in weights.items():
+            key = f"{name}.{w_name}"
+            if w.qscheme() not in (torch.per_tensor_affine, torch.per_tensor_symmetric) or w.q_zero_point() != 0:
+                raise ValueError(f"{key}: unexpected quantization scheme {w.qscheme()}")
+            int8[key] = w.int_repr().clone()
+            scales[key] = float(w.q_scale())
+            quantized_names.add(key)
+        quantized_names.update(f"{name}.{b}" for b in biases)
+    float_state = {}
+    for name, mod in model.named_modules():
+        if any(name == q or name.startswith(q + ".") for q, _ in _quantized_modules(model)):
+            continue
+        for k, v in mod.named_parameters(recurse=False):
+            float_state[f"{name}.{k}" if name else k] = v.detach().clone()
+        for k, v in mod.named_buffers(recurse=False):
+            float_state[f"{name}.{k}" if name else k] = v.detach().clone()
+    for name, mod in _quantized_modules(model):  # biases stay float32
+        _, biases = _weights_and_biases(mod)
+        for b_name, b in biases.items():
+            if b is not None:
+                float_state[f"{name}.{b_name}"] = b.detach().clone()
+    return {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(model.config),
+        "vocab": list(VOCAB),
+        "normalization": {"mean": model.normalizer.mean.tolist(), "std": model.normalizer.std.tolist()},
+        "model": float_state,
+        "quantization": {"scheme": SCHEME, "int8": int8, "scales": scales},
+        "meta": dict(meta or {}),
+    }
+
+
+def save_quantized(path: str | Path, model: AcousticModel, meta: dict | None = None) -> None:
+    """Write atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(quantized_checkpoint_dict(model, meta), tmp)
+    os.replace(tmp, path)
+
+
+def model_from_quantized_dict(ckpt: dict) -> AcousticModel:
+    """Rebuild an int8 model from `quantized_checkpoint_dict` output; raises ModelError if unusable."""
+    q = ckpt.get("quantization") if isinstance(ckpt, dict) else None
+    if not isinstance(q, dict) or q.get("scheme") != SCHEME:
+        raise ModelError(f"not an {SCHEME} checkpoint")
+    try:
+        int8, scales = q["int8"], q["scales"]
+        state = dict(ckpt["model"])
+        for key, values in int8.items():  # dequantized weights make the float model whole ...
+            state[key] = values.float() * scales[key]
+        model = model_from_dict({**ckpt, "model": state})
+        model = quantize_model(model)
+        with warnings.catch_warnings():  # ... and the stored int8 values set exactly (re-quantizing may round differently)
+            warnings.simplefilter("ignore")
+            for name, mod in _quantized_modules(model):
+                weights, biases = _weights_and_biases(mod)
+                exact = {w: torch._make_per_tensor_quantized_tensor(int8[f"{name}.{w}"], scales[f"{name}.{w}"], 0)
+                         for w in weights}
+                bias = {b: state.get(f"{name}.{b}") for b in biases}
+                if len(exact) == 1 and "weight" in exact:
+                    mod.set_weight_bias(exact["weight"], bias["bias"])
+                else:
+                    mod.set_weight_bias({**exact, **bias})
+    except ModelError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ModelError(f"int8 checkpoint does not match the model: {str(e).splitlines()[0]}") from None
+    return model.eval()
