@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["Dist", "pick_device", "setup", "cleanup", "all_sum", "broadcast_flag"]
+__all__ = ["Dist", "pick_device", "setup", "cleanup", "all_sum", "broadcast_", "broadcast_flag"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,13 @@ def all_sum(d: Dist, values: list[float]) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=d.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def broadcast_(d: Dist, tensors: list[torch.Tensor]) -> None:
+    """Overwrite `tensors` in place with rank 0's values."""
+    if d.distributed:
+        for t in tensors:
+            dist.broadcast(t, 0)
 
 
 def broadcast_flag(d: Dist, flag: bool) -> bool:

@@ -98,6 +98,9 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_node))
     torch.manual_seed(cfg.seed)
     cfg.out.mkdir(parents=True, exist_ok=True)
+    if d.main:
+        for stale in cfg.out.glob(f".{STATE_NAME}.*.tmp"):  # left by a run killed mid-save
+            stale.unlink(missing_ok=True)
     state = load_state(cfg.out / STATE_NAME) if cfg.resume else None
     if state is not None:
         _check_resumable(state, cfg)
@@ -111,7 +114,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
         model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed))
     model.to(d.device)
     net = model
-    if d.distributed:  # broadcasts rank 0's weights and statistics to every process
+    if d.distributed:  # rank 0's statistics, then (inside DDP) its weights, go to every process
+        distributed.broadcast_(d, [model.normalizer.mean, model.normalizer.std])
         net = DistributedDataParallel(model, device_ids=[d.device] if d.device.type == "cuda" else None,
                                       broadcast_buffers=False)
     torch.manual_seed(cfg.seed + 1000 * d.rank)  # dropout and SpecAugment masks differ between processes

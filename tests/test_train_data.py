@@ -1,0 +1,127 @@
+"""The training data pipeline: cached manifests, duration-bucketed batches over processes, skip
+reasons for bad input, waveform augmentation."""
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import data.librispeech as librispeech
+from asr.audio import SAMPLE_RATE
+from data.librispeech import MANIFEST_NAME, Utterance, read_subset
+from train.augment import WaveAugment
+from train.dataset import SpeechDataset, collate
+from train.sampler import BucketBatchSampler, global_batches
+
+
+def noise_flac(path, seconds, seed=0):
+    rng = np.random.default_rng(seed)
+    sf.write(path, 0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE)).astype(np.float32), SAMPLE_RATE)
+
+
+@pytest.fixture
+def mini(tmp_path):
+    chapter = tmp_path / "LibriSpeech" / "mini" / "19" / "198"
+    chapter.mkdir(parents=True)
+    for i in range(3):
+        noise_flac(chapter / f"19-198-{i:04d}.flac", 1 + i)
+    (chapter / "19-198.trans.txt").write_text("19-198-0000 A\n19-198-0001 B C\n19-198-0002 D E F\n")
+    return tmp_path
+
+
+def test_manifest_is_cached_and_rebuilt_when_the_folder_changes(mini, monkeypatch):
+    first, report = read_subset(mini, "mini")
+    assert (mini / "LibriSpeech" / "mini" / MANIFEST_NAME).is_file()
+    calls = Counter()
+    real_info = librispeech.sf.info
+
+    def counting_info(path):
+        calls["info"] += 1
+        return real_info(path)
+
+    monkeypatch.setattr(librispeech.sf, "info", counting_info)
+    again, report2 = read_subset(mini, "mini")
+    assert calls["info"] == 0  # served from the manifest
+    assert again == first and report2.kept == 3 and report2.seconds == pytest.approx(report.seconds)
+    chapter = mini / "LibriSpeech" / "mini" / "19" / "198"
+    noise_flac(chapter / "19-198-0003.flac", 2)  # a new file, and a changed transcript file
+    (chapter / "19-198.trans.txt").write_text("19-198-0000 A\n19-198-0001 B C\n19-198-0002 D E F\n19-198-0003 G\n")
+    rebuilt, report3 = read_subset(mini, "mini")
+    assert calls["info"] == 4 and [u.text for u in rebuilt] == ["a", "b c", "d e f", "g"]
+    (mini / "LibriSpeech" / "mini" / MANIFEST_NAME).write_text("{not json")  # a damaged cache is rebuilt
+    assert read_subset(mini, "mini")[0] == rebuilt
+
+
+def test_batches_are_bounded_bucketed_sortagrad_then_shuffled():
+    rng = np.random.default_rng(0)
+    durations = rng.uniform(1, 16, 500).tolist()
+    first = global_batches(durations, 60, epoch=1, seed=0)
+    assert sorted(i for b in first for i in b) == list(range(500))
+    assert all(max(durations[i] for i in b) * len(b) <= 60 or len(b) == 1 for b in first)
+    longest = [max(durations[i] for i in b) for b in first]
+    assert longest == sorted(longest)  # SortaGrad: shortest first in epoch 1
+    second, third = global_batches(durations, 60, 2, 0), global_batches(durations, 60, 3, 0)
+    assert [max(durations[i] for i in b) for b in second] != sorted(max(durations[i] for i in b) for b in second)
+    assert second != third and second == global_batches(durations, 60, 2, 0)  # shuffled, but reproducibly
+
+
+def test_processes_see_disjoint_shares_of_the_same_global_batches():
+    durations = np.random.default_rng(1).uniform(1, 16, 300).tolist()
+    single = BucketBatchSampler(durations, 80, seed=3)
+    ranks = [BucketBatchSampler(durations, 80, seed=3, rank=r, world_size=2) for r in range(2)]
+    for s in [single, *ranks]:
+        s.set_epoch(2)
+    for whole, part0, part1 in zip(single, *ranks, strict=True):
+        ids0, ids1 = {i for i, _, _ in part0}, {i for i, _, _ in part1}
+        assert not ids0 & ids1 and ids0 | ids1 == {i for i, _, _ in whole}
+        assert {n for _, _, n in part0 + part1} == {len(whole)}  # the loss normaliser is the global size
+        assert {(i, s) for i, s, _ in whole} >= {(i, s) for i, s, _ in part0 + part1}  # same augmentation seeds
+    resumed = BucketBatchSampler(durations, 80, seed=3)
+    resumed.set_epoch(2, start=5)
+    assert list(resumed) == list(single)[5:]
+
+
+def test_bad_utterances_are_skipped_with_their_reason(tmp_path):
+    good, short = tmp_path / "good.flac", tmp_path / "short.flac"
+    noise_flac(good, 1.0)
+    noise_flac(short, 0.01)
+    truncated = tmp_path / "truncated.flac"
+    blob = good.read_bytes()
+    truncated.write_bytes(blob[: len(blob) // 3])
+    (tmp_path / "garbage.flac").write_bytes(b"not audio at all" * 10)
+    utts = [
+        Utterance("good", good, "hello", 1.0, "x"),
+        Utterance("truncated", truncated, "hello", 1.0, "x"),
+        Utterance("garbage", tmp_path / "garbage.flac", "hello", 1.0, "x"),
+        Utterance("gone", tmp_path / "deleted.flac", "hello", 1.0, "x"),
+        Utterance("short", short, "hi", 0.01, "x"),
+        Utterance("long text", good, "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 2, 1.0, "x"),
+    ]
+    batch = collate([SpeechDataset(utts, stride=3)[(i, 0, len(utts))] for i in range(len(utts))])
+    assert batch.ids == ["good"] and batch.global_size == 6 and batch.feats.shape[0] == 1
+    assert batch.skipped == {"unreadable audio": 3, "zero-length audio": 1, "transcript too long for the audio": 1}
+    empty = collate([SpeechDataset(utts[1:2], stride=3)[0]])
+    assert len(empty) == 0 and empty.skipped == {"unreadable audio": 1}
+
+
+def test_waveform_augmentation_is_seeded_and_keeps_its_promises(tmp_path):
+    wave = torch.from_numpy(0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32))
+    lengths = {len(WaveAugment(speed=True)(wave, torch.Generator().manual_seed(s))) for s in range(30)}
+    assert lengths == {SAMPLE_RATE, math.ceil(SAMPLE_RATE / 1.1), math.ceil(SAMPLE_RATE / 0.9)}
+    noise_flac(tmp_path / "noise.wav", 0.3, seed=5)
+    rir = np.zeros(800, dtype=np.float32)
+    rir[100], rir[400] = 1.0, 0.3
+    sf.write(tmp_path / "rir.wav", rir, SAMPLE_RATE)
+    aug = WaveAugment(noises=[tmp_path / "noise.wav"], rirs=[tmp_path / "rir.wav"], snr=(10, 10),
+                      noise_prob=1.0, rir_prob=0.0)
+    noisy = aug(wave, torch.Generator().manual_seed(1))
+    assert torch.equal(noisy, aug(wave, torch.Generator().manual_seed(1)))  # same seed, same audio
+    snr = 10 * torch.log10(wave.pow(2).mean() / (noisy - wave).pow(2).mean())
+    assert len(noisy) == len(wave) and float(snr) == pytest.approx(10, abs=0.3)
+    reverb = WaveAugment(rirs=[tmp_path / "rir.wav"], rir_prob=1.0)(wave, torch.Generator().manual_seed(0))
+    assert len(reverb) == len(wave) and float(reverb.abs().max()) == pytest.approx(float(wave.abs().max()))
+    # the direct path stays aligned: the echo 300 samples later is the only change
+    expected = wave + 0.3 * torch.nn.functional.pad(wave, (300, 0))[: len(wave)]
+    assert torch.corrcoef(torch.stack([reverb, expected]))[0, 1] > 0.999
