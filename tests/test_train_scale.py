@@ -2,6 +2,8 @@
 checkpoints that survive SIGKILL mid-save, two processes with torchrun/gloo matching one process."""
 import csv
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,10 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+import train.loop as loop
 from asr.checkpoint import load_model
-from train.config import config_from_json
-from train.loop import train
+from asr.cli import main
+from asr.model import ModelConfig
+from train.config import TrainConfig, config_from_json
+from train.loop import TrainingError, train
 from train.state import STATE_NAME, load_state
 
 ROOT = Path(__file__).parent.parent
@@ -129,3 +135,39 @@ def test_two_processes_with_gloo_see_disjoint_data_and_match_one_process(tiny_co
     assert worst < 1e-3, worst
     for x, y in zip(rows(ddp), rows(single), strict=True):
         assert float(x["train_loss"]) == pytest.approx(float(y["train_loss"]), rel=1e-4)
+
+
+def test_bad_audio_and_nan_losses_are_counted_and_a_persistent_nan_stops_the_run(
+        tiny_corpus, tmp_path, monkeypatch, capsys, one_thread):
+    shutil.copytree(tiny_corpus / "LibriSpeech", tmp_path / "corpus" / "LibriSpeech")
+    victim = sorted((tmp_path / "corpus" / "LibriSpeech" / "tiny-train").glob("*/*/*.flac"))[3]
+    blob = victim.read_bytes()
+    victim.write_bytes(blob[: len(blob) // 2])  # the header still reads; decoding fails mid-file
+    calls, real_ctc = [0], F.ctc_loss
+
+    def sometimes_nan(*args, **kwargs):
+        calls[0] += 1
+        loss = real_ctc(*args, **kwargs)
+        return loss * float("nan") if calls[0] == 2 else loss
+
+    monkeypatch.setattr(loop.F, "ctc_loss", sometimes_nan)
+    cfg = TrainConfig(data=tmp_path / "corpus", train_subsets=("tiny-train",), dev_subset="tiny-dev",
+                      out=tmp_path / "run", model=ModelConfig(hidden=32, layers=1), epochs=1, batch_seconds=6,
+                      threads=1, device="cpu")
+    result = train(cfg)
+    out = capsys.readouterr().out
+    summary = re.search(r"epoch 1: .*skipped: (\d+) non-finite loss, 1 unreadable audio", out)
+    assert result.epochs == 1 and summary, out
+    (row,) = rows(tmp_path / "run")
+    assert int(row["skipped"]) == int(summary.group(1)) + 1
+
+    monkeypatch.setattr(loop.F, "ctc_loss", lambda *a, **k: real_ctc(*a, **k) * float("nan"))
+    with pytest.raises(TrainingError, match="NaN or infinite in 3 batches in a row"):
+        train(TrainConfig(**{**cfg.__dict__, "out": tmp_path / "nan", "max_bad_steps": 3}))
+
+
+def test_resume_without_a_run_folder_is_one_line(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path)]) == 2
+    assert "required: --train, --dev, --out" in capsys.readouterr().err
