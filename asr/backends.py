@@ -37,7 +37,8 @@ def model_kind(path: Path) -> str:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
     except (zipfile.BadZipFile, OSError):
-        return "checkpoint"
+        with open(path, "rb") as f:  # an ONNX ModelProto starts with field 1 (ir_version, a varint): 0x08
+            return "onnx" if f.read(1) == b"\x08" else "checkpoint"
     return "torchscript" if any(n.endswith("/extra/asr.json") or "/code/" in n for n in names) else "checkpoint"
 
 

@@ -16,6 +16,8 @@ EXAMPLES = """examples:
   asr eval --data corpora/synth --subset synth-dev
   asr synth --text sentences.txt.gz --out corpora/synth --subset synth-train --hours 5
   asr train --data corpora/synth --train synth-train --dev synth-dev --cell gru --out runs/gru
+  asr bench --json runs/bench.json              speed and memory side by side with PocketSphinx
+  asr export --format onnx --out model.onnx     the streaming step for other runtimes
 """
 
 
@@ -25,10 +27,11 @@ def _fail(message: str, status: int) -> int:
 
 
 def _load_model_or_exit(path: str | None):
-    from .checkpoint import ModelError, load_model
+    from .backends import load_any_model
+    from .checkpoint import ModelError
 
     try:
-        return load_model(path)
+        return load_any_model(path)  # a checkpoint (float32 or int8), or a TorchScript/ONNX export
     except ModelError as e:
         print(f"asr: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -235,6 +238,42 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import BenchConfig, format_report, run_bench
+
+    if bool(args.data) != bool(args.subset):
+        return _fail("--data and --subset go together", 2)
+    for m in args.model or []:
+        _load_model_or_exit(m)  # a bad model fails now, not after minutes of measuring
+    cfg = BenchConfig(models=tuple(args.model or [None]), chunks_ms=tuple(int(c) for c in args.chunks.split(",")),
+                      runs=args.runs, seconds=args.seconds, data=args.data, subset=args.subset,
+                      pocketsphinx=not args.no_pocketsphinx, rss=not args.no_rss)
+    progress = (lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
+    try:
+        results = run_bench(cfg, progress)
+    except (RuntimeError, FileNotFoundError) as e:
+        return _fail(str(e), 2)
+    print(json.dumps(results, indent=2) if args.format == "json" else format_report(results))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_model
+
+    model = _load_model_or_exit(args.model)
+    if not hasattr(model, "state_dict"):
+        return _fail("export needs a checkpoint (.pt), not an exported model", 2)
+    try:
+        path = export_model(model, args.out, args.format, args.quantize)
+    except (ValueError, RuntimeError) as e:
+        return _fail(str(e), 2)
+    print(f"{path}: {args.format}{' int8' if args.quantize else ''}, {path.stat().st_size / 2**20:.2f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asr", description="Streaming RNN-CTC speech recognizer: transcribe, evaluate, synthesise data, train.",
@@ -246,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Transcribe audio files. Long files are read in blocks, so memory stays bounded. "
                                    "Exit status: 0 all files transcribed, 1 some file failed, 2 unusable model.")
     t.add_argument("files", nargs="+", metavar="FILE")
-    t.add_argument("--model", help="checkpoint (.pt); default: the bundled model")
+    t.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export (asr export); "
+                   "default: the bundled model")
     t.add_argument("--format", choices=["text", "json"], default="text",
                    help="text: the transcript (prefixed by the path with several files); json: one object per file "
                         "per line with file, text, duration")
@@ -254,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_transcribe)
 
     def streaming_options(q):
-        q.add_argument("--model", help="checkpoint (.pt); default: the bundled model")
+        q.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export "
+                                       "(asr export); default: the bundled model")
         q.add_argument("--chunk-ms", type=int, default=100, help="audio per chunk in milliseconds (default 100)")
         q.add_argument("--format", choices=["text", "jsonl"], default="text",
                        help="text: partial updated in place on a terminal, finals on their own lines; "
@@ -291,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "seconds and real-time factor.")
     e.add_argument("--data", required=True, help="corpus root (holding LibriSpeech/<subset>)")
     e.add_argument("--subset", required=True)
-    e.add_argument("--model", help="checkpoint (.pt); default: the bundled model")
+    e.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export (asr export); "
+                   "default: the bundled model")
     e.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints one object with wer, cer, utterances, audio_seconds, rtf")
     e.add_argument("--show-errors", action="store_true", help="print reference and hypothesis of each error")
@@ -364,6 +406,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="base URL (e.g. https://us.openslr.org/resources/12 or https://openslr.elda.org/resources/12)")
     w.add_argument("--keep-archive", action="store_true", help="keep the .tar.gz after extraction")
     w.set_defaults(func=cmd_download)
+
+    b = sub.add_parser("bench", help="speed and memory side by side with PocketSphinx on the same audio",
+                       description="Streaming RTF and per-chunk compute p50/p95/p99 (one thread) at several chunk "
+                                   "sizes, offline RTF on one and all threads, load time, peak RSS of asr "
+                                   "transcribe, WER; then PocketSphinx streaming the same audio. Medians of --runs "
+                                   "runs with min-max. The audio: the bundled sample plus espeak-ng sentences.")
+    b.add_argument("--model", action="append",
+                   help="model file (checkpoint, int8 checkpoint, TorchScript or ONNX); repeat to compare; "
+                        "default: the bundled model")
+    b.add_argument("--format", choices=["text", "json"], default="text")
+    b.add_argument("--json", help="also write the results as JSON to this file")
+    b.add_argument("--seconds", type=float, default=90.0, help="seconds of audio (default 90)")
+    b.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported (default 3)")
+    b.add_argument("--chunks", default="20,40,100,200", help="streaming chunk sizes in ms (default 20,40,100,200)")
+    b.add_argument("--data", help="use utterances of this corpus root instead of synthetic audio (with --subset)")
+    b.add_argument("--subset")
+    b.add_argument("--no-pocketsphinx", action="store_true", help="skip the PocketSphinx comparison")
+    b.add_argument("--no-rss", action="store_true", help="skip the separate asr transcribe process (peak RSS)")
+    b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="export a model: TorchScript or ONNX streaming step, or an int8 checkpoint",
+                       description="Write the per-chunk network with explicit state inputs/outputs (features, "
+                                   "pending, tail, h[, c] -> log_probs, pending_out, h_out[, c_out]) as TorchScript "
+                                   "or ONNX, or (--format pt) a checkpoint; --quantize int8 quantizes the linear and "
+                                   "recurrent weights. asr transcribe/stream/live/eval --model accept the result.")
+    x.add_argument("--model", help="checkpoint (.pt); default: the bundled model")
+    x.add_argument("--format", choices=["torchscript", "onnx", "pt"], required=True)
+    x.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization")
+    x.add_argument("--out", required=True, help="output file (.onnx for ONNX)")
+    x.set_defaults(func=cmd_export)
     return p
 
 

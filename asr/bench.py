@@ -1,0 +1,264 @@
+"""`asr bench`: speed and memory of our models side by side with PocketSphinx, on the same audio.
+
+For each model: load time; streaming real-time factor and per-chunk compute p50/p95/p99 through
+the streaming recognizer (`stream.step`, decoding and endpointing included) at several chunk
+sizes on one thread; offline (`asr transcribe`'s path) RTF on one and on all threads; the peak RSS
+of an `asr transcribe` process on the audio; WER on the audio. Then the same audio through
+PocketSphinx's streaming decoder (`Decoder.process_raw` in chunks). Every timing is the median of
+`runs` runs with min and max; the results are a JSON-ready dict.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .audio import SAMPLE_RATE
+from .bench_audio import BenchAudio, bench_audio
+
+__all__ = ["BenchConfig", "run_bench", "format_report", "spread"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str | None, ...] = (None,)  # None: the bundled model
+    chunks_ms: tuple[int, ...] = (20, 40, 100, 200)
+    runs: int = 3
+    seconds: float = 90.0  # audio length
+    data: str | None = None  # LibriSpeech-layout corpus instead of the synthetic audio
+    subset: str | None = None
+    pocketsphinx: bool = True
+    peers_chunk_ms: int = 100  # chunk size for PocketSphinx, and for the speed ratio
+    all_threads: int = os.cpu_count() or 1
+    rss: bool = True  # measure the peak RSS of an `asr transcribe` process
+
+
+def spread(values) -> dict:
+    v = np.asarray(list(values), dtype=float)
+    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
+def _wer(ref: str, hyp: str) -> float:
+    import jiwer
+
+    return round(100 * jiwer.wer(ref, hyp), 2) if ref else 0.0
+
+
+def bench_stream(model, audio: BenchAudio, chunk_ms: int, runs: int) -> dict:
+    """Streaming through the recognizer on the current thread setting: RTF and per-chunk times."""
+    from stream.recognizer import finish, initial_stream_state, step
+
+    chunk = SAMPLE_RATE * chunk_ms // 1000
+    pieces = [audio.samples[i: i + chunk] for i in range(0, len(audio.samples), chunk)]
+    rtf, p50, p95, p99, text = [], [], [], [], ""
+    for _ in range(runs):
+        state, finals = initial_stream_state(model), []
+        times = np.empty(len(pieces) + 1)
+        for k, pcm in enumerate(pieces):
+            t0 = time.perf_counter()
+            state, events = step(model, state, pcm)
+            times[k] = time.perf_counter() - t0
+            finals += [e["text"] for e in events if e["type"] == "final"]
+        t0 = time.perf_counter()
+        state, events = finish(model, state)
+        times[-1] = time.perf_counter() - t0
+        finals += [e["text"] for e in events if e["type"] == "final"]
+        ms = times * 1000
+        rtf.append(times.sum() / audio.seconds)
+        p50.append(np.percentile(ms, 50)), p95.append(np.percentile(ms, 95)), p99.append(np.percentile(ms, 99))
+        text = " ".join(t for t in finals if t)
+    return {"chunk_ms": chunk_ms, "chunks": len(pieces), "rtf": spread(rtf), "p50_ms": spread(p50),
+            "p95_ms": spread(p95), "p99_ms": spread(p99), "wer": _wer(audio.text, text)}
+
+
+def bench_offline(model, wav: Path, seconds: float, runs: int) -> dict:
+    from .transcribe import transcribe_file
+
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        transcribe_file(model, wav)
+        times.append(time.perf_counter() - t0)
+    return {"rtf": spread(np.array(times) / seconds)}
+
+
+def peak_rss_transcribe(model_path: str | None, wav: Path) -> dict:
+    """Peak RSS (MB) and wall time of a separate `asr transcribe --threads 1` process on the audio."""
+    cmd = [sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1"]
+    if model_path:
+        cmd += ["--model", str(model_path)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+    proc.stderr.close()
+    if proc.returncode:
+        return {"error": err.splitlines()[-1] if err else f"exit status {proc.returncode}"}
+    return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": round(wall, 2)}
+
+
+def _load(path: str | None, threads: int):
+    from .backends import load_any_model
+
+    return load_any_model(path, threads=threads)
+
+
+def _describe(model, path: str | None) -> dict:
+    from .checkpoint import DEFAULT_MODEL
+    from .quantize import is_quantized
+
+    file = Path(path) if path else DEFAULT_MODEL
+    runtime = getattr(model, "runtime", "pytorch")
+    quant = getattr(model, "quantization", None) or ("int8" if is_quantized(model) else None)
+    return {"path": str(file), "runtime": runtime, "precision": "int8" if quant else "float32",
+            "size_mb": round(file.stat().st_size / 2**20, 2), "config": asdict(model.config)}
+
+
+def bench_model(path: str | None, audio: BenchAudio, wav: Path, cfg: BenchConfig,
+                progress: Callable[[str], None]) -> dict:
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        loads = []
+        for _ in range(cfg.runs):
+            t0 = time.perf_counter()
+            model = _load(path, threads=1)
+            loads.append(time.perf_counter() - t0)
+        out = {**_describe(model, path), "load_s": spread(loads), "streaming": []}
+        for c in cfg.chunks_ms:
+            progress(f"{out['path']}: streaming, {c} ms chunks")
+            out["streaming"].append(bench_stream(model, audio, c, cfg.runs))
+        progress(f"{out['path']}: offline")
+        out["offline"] = {"1": bench_offline(model, wav, audio.seconds, cfg.runs)}
+        if cfg.all_threads > 1:
+            torch.set_num_threads(cfg.all_threads)
+            many = _load(path, threads=cfg.all_threads) if getattr(model, "runtime", "") == "onnx" else model
+            out["offline"][str(cfg.all_threads)] = bench_offline(many, wav, audio.seconds, cfg.runs)
+        if cfg.rss:
+            progress(f"{out['path']}: peak RSS of asr transcribe")
+            out["transcribe_process"] = peak_rss_transcribe(path, wav)
+    finally:
+        torch.set_num_threads(threads_before)
+    return out
+
+
+def bench_pocketsphinx(audio: BenchAudio, chunk_ms: int, runs: int) -> dict:
+    """PocketSphinx (its bundled en-us model, default settings) streaming the same audio, one utterance."""
+    try:
+        import pocketsphinx
+    except ImportError:
+        return {"error": "pocketsphinx is not installed (pip install pocketsphinx)"}
+    pcm = (np.clip(audio.samples, -1, 1) * 32767).astype("<i2").tobytes()
+    step = 2 * SAMPLE_RATE * chunk_ms // 1000
+    loads, rtf, p50, p95, p99, text = [], [], [], [], [], ""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        decoder = pocketsphinx.Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        loads.append(time.perf_counter() - t0)
+        times = []
+        t0 = time.perf_counter()
+        decoder.start_utt()
+        for i in range(0, len(pcm), step):
+            t1 = time.perf_counter()
+            decoder.process_raw(pcm[i: i + step], False, False)
+            times.append(time.perf_counter() - t1)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        total = time.perf_counter() - t0
+        ms = np.array(times) * 1000
+        rtf.append(total / audio.seconds)
+        p50.append(np.percentile(ms, 50)), p95.append(np.percentile(ms, 95)), p99.append(np.percentile(ms, 99))
+        text = hyp.hypstr if hyp is not None else ""
+    version = getattr(pocketsphinx, "__version__", None)
+    if version is None:
+        from importlib.metadata import version as pkg_version
+
+        version = pkg_version("pocketsphinx")
+    return {"name": f"PocketSphinx {version} (en-us)", "chunk_ms": chunk_ms, "load_s": spread(loads),
+            "rtf": spread(rtf), "p50_ms": spread(p50), "p95_ms": spread(p95), "p99_ms": spread(p99),
+            "wer": _wer(audio.text, text.lower())}
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> dict:
+    import soundfile as sf
+
+    t_start = time.perf_counter()
+    progress("making the audio")
+    audio = bench_audio(cfg.seconds, cfg.data, cfg.subset)
+    results = {"audio": {"seconds": round(audio.seconds, 2), "pieces": audio.pieces, "source": audio.source},
+               "runs": cfg.runs, "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+               "models": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "bench.wav"
+        sf.write(str(wav), audio.samples, SAMPLE_RATE, subtype="PCM_16")
+        for path in cfg.models:
+            results["models"].append(bench_model(path, audio, wav, cfg, progress))
+    if cfg.pocketsphinx:
+        progress("PocketSphinx")
+        ps = bench_pocketsphinx(audio, cfg.peers_chunk_ms, cfg.runs)
+        results["pocketsphinx"] = ps
+        if "rtf" in ps:
+            for m in results["models"]:
+                ours = {s["chunk_ms"]: s["rtf"]["median"] for s in m["streaming"]}
+                m["speedup_vs_pocketsphinx"] = {str(c): round(ps["rtf"]["median"] / r, 1) for c, r in ours.items()}
+    results["wall_s"] = round(time.perf_counter() - t_start, 1)
+    return results
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _fmt(s: dict, digits: int = 4) -> str:
+    return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}-{s['max']:.{digits}f}]"
+
+
+def format_report(r: dict) -> str:
+    a = r["audio"]
+    lines = [f"audio: {a['seconds']:.1f} s, {a['pieces']} pieces ({a['source']}); {r['cpu']}, {r['cpu_count']} cores",
+             f"every figure: median [min-max] of {r['runs']} runs"]
+    for m in r["models"]:
+        lines += ["", f"{m['path']}: {m['runtime']} {m['precision']}, {m['size_mb']:.2f} MB, "
+                      f"{m['config']['cell']} {m['config']['layers']}x{m['config']['hidden']}; "
+                      f"load {_fmt(m['load_s'], 3)} s",
+                  f"  {'streaming, 1 thread':<22}{'RTF':<26}{'p50 ms':<22}{'p95 ms':<22}{'p99 ms':<22}WER %"]
+        for s in m["streaming"]:
+            lines.append(f"  {str(s['chunk_ms']) + ' ms chunks':<22}{_fmt(s['rtf']):<26}{_fmt(s['p50_ms'], 2):<22}"
+                         f"{_fmt(s['p95_ms'], 2):<22}{_fmt(s['p99_ms'], 2):<22}{s['wer']:.2f}")
+        for threads, o in m["offline"].items():
+            lines.append(f"  offline (asr transcribe's path), {threads} thread{'s' if threads != '1' else ''}: "
+                         f"RTF {_fmt(o['rtf'])}")
+        proc = m.get("transcribe_process")
+        if proc:
+            lines.append(f"  asr transcribe process: peak RSS {proc['peak_rss_mb']:.0f} MB, wall {proc['wall_s']:.2f} s"
+                         if "peak_rss_mb" in proc else f"  asr transcribe process failed: {proc['error']}")
+    ps = r.get("pocketsphinx")
+    if ps:
+        lines.append("")
+        if "error" in ps:
+            lines.append(f"PocketSphinx: {ps['error']}")
+        else:
+            lines += [f"{ps['name']}, process_raw in {ps['chunk_ms']} ms chunks, 1 thread: RTF {_fmt(ps['rtf'])}, "
+                      f"p50 {_fmt(ps['p50_ms'], 2)} ms, p95 {_fmt(ps['p95_ms'], 2)} ms, WER {ps['wer']:.2f} %, "
+                      f"load {_fmt(ps['load_s'], 3)} s"]
+            for m in r["models"]:
+                ratio = ", ".join(f"{c} ms: {x:.1f}x" for c, x in m.get("speedup_vs_pocketsphinx", {}).items())
+                lines.append(f"speed-up of {m['path']} over PocketSphinx (RTF ratio): {ratio}")
+    lines.append(f"\nbenchmark wall time {r['wall_s']:.0f} s")
+    return "\n".join(lines)
