@@ -1,0 +1,90 @@
+"""Where a streaming chunk's time goes: the stages of `stream.step` timed separately, one thread.
+
+Replays the benchmark audio in chunks and times, per chunk: input conversion (to_float_pcm), log-mel
+features, front end (normalise, stack, linear, GELU), lookahead, recurrent stack + head, the rest of
+encode_chunk (concatenation, state), and greedy decoding with endpointing. Prints the mean
+microseconds per chunk of each stage and the total as a real-time factor.
+
+    python bench/profile_chunk.py --chunk-ms 40 --seconds 30 [--model PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from asr.backends import load_any_model
+from asr.bench_audio import bench_audio
+from asr.features import num_frames
+from asr.incremental import EncoderState, initial_state
+from stream.pcm import to_float_pcm
+from stream.recognizer import StreamConfig, StreamState, _decode
+
+
+def profile(model, samples, chunk_ms: int) -> dict[str, float]:
+    c, chunk = model.config, SAMPLE_RATE * chunk_ms // 1000
+    t = defaultdict(float)
+    st = StreamState(encoder=initial_state(model))
+    enc = st.encoder
+    clock = time.perf_counter
+    with torch.inference_mode():
+        for i in range(0, len(samples), chunk):
+            t0 = clock()
+            pcm, _, _ = to_float_pcm(samples[i: i + chunk])
+            t1 = clock()
+            buf = torch.cat([enc.samples, pcm])
+            n = num_frames(buf.numel())
+            frames = enc.frames
+            if n:
+                feats = model.logmel(buf[None, : (n - 1) * HOP_LENGTH + N_FFT])[0]
+                buf = buf[n * HOP_LENGTH:]
+                frames = torch.cat([frames, feats])
+            t2 = clock()
+            m = frames.shape[0] // c.stride * c.stride
+            x = model.embed(frames[None, :m]) if m else enc.pending[:, :0]
+            z = torch.cat([enc.pending, x], dim=1)
+            ready = max(0, z.shape[1] - c.lookahead)
+            t3 = clock()
+            rnn, log_probs = enc.rnn, z.new_zeros(0, c.vocab_size)
+            if ready:
+                y = model.look(z[:, : ready + c.lookahead])
+                t4 = clock()
+                log_probs, rnn = model.recur(y, state=rnn)
+                log_probs = log_probs[0]
+            else:
+                t4 = clock()
+            t5 = clock()
+            enc = EncoderState(samples=buf.clone(), frames=frames[m:].clone(), pending=z[:, ready:].clone(), rnn=rnn,
+                               samples_seen=enc.samples_seen + pcm.numel(), frames_out=enc.frames_out + ready)
+            t6 = clock()
+            st, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
+            t7 = clock()
+            for k, a, b in [("pcm", t0, t1), ("logmel", t1, t2), ("frontend", t2, t3), ("lookahead", t3, t4),
+                            ("rnn+head", t4, t5), ("state", t5, t6), ("decode", t6, t7)]:
+                t[k] += b - a
+    return t
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model")
+    p.add_argument("--chunk-ms", type=int, default=40)
+    p.add_argument("--seconds", type=float, default=30.0)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    model = load_any_model(args.model, threads=1)
+    audio = bench_audio(args.seconds)
+    profile(model, audio.samples[: SAMPLE_RATE * 3], args.chunk_ms)  # warm-up
+    t = profile(model, audio.samples, args.chunk_ms)
+    chunks = -(-len(audio.samples) // (SAMPLE_RATE * args.chunk_ms // 1000))
+    for k, v in t.items():
+        print(f"{k:10s} {1e6 * v / chunks:8.1f} us/chunk  {100 * v / sum(t.values()):5.1f} %")
+    print(f"total      {1e6 * sum(t.values()) / chunks:8.1f} us/chunk  RTF {sum(t.values()) / audio.seconds:.4f} "
+          f"({args.chunk_ms} ms chunks, {audio.seconds:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
