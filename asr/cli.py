@@ -181,10 +181,11 @@ def cmd_train(args) -> int:
             model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, stride=args.stride,
                                     lookahead=args.lookahead, dropout=args.dropout)
             defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
+            cache = {"auto": None, "on": True, "off": False}[args.feature_cache]
             cfg = TrainConfig(
                 data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev,
                 out=Path(args.out), model=model_cfg, batch_seconds=args.batch_seconds, max_duration=args.max_duration,
-                sortagrad=not args.no_sortagrad, cache_features=args.cache_features, lr=args.lr,
+                sortagrad=not args.no_sortagrad, cache_features=cache, lr=args.lr,
                 warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, speed_perturb=args.speed_perturb,
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
@@ -378,9 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padded audio seconds per optimiser step, summed over all processes (default 200)")
     r.add_argument("--max-duration", type=float, help="skip (and count) utterances longer than this many seconds")
     r.add_argument("--no-sortagrad", action="store_true", help="shuffle epoch 1 too (default: shortest first)")
-    r.add_argument("--workers", type=int, help="data loading processes (default 0: in the training process)")
-    r.add_argument("--cache-features", action="store_true",
-                   help="keep the log-mel of a small corpus in memory (without waveform augmentation)")
+    r.add_argument("--workers", type=int,
+                   help="data loading processes (default: 0 on the CPU, i.e. in the training process; up to 8 per GPU)")
+    r.add_argument("--feature-cache", choices=["auto", "on", "off"], default="auto",
+                   help="keep log-mel features in memory after the first epoch (auto: for <= 10 h of training audio; "
+                        "never with waveform augmentation)")
     r.add_argument("--lr", type=float, default=2e-3)
     r.add_argument("--warmup-steps", type=int, default=300)
     r.add_argument("--no-spec-augment", action="store_true")

@@ -132,7 +132,7 @@ def test_two_processes_with_gloo_see_disjoint_data_and_match_one_process(tiny_co
         assert not ids0 & ids1 and ids0 | ids1 == ids  # disjoint shares of the same global batch
     a, b = weights(ddp), weights(single)
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
-    assert worst < 1e-3, worst
+    assert worst < 1e-4, worst  # 2e-6 measured after 18 steps
     for x, y in zip(rows(ddp), rows(single), strict=True):
         assert float(x["train_loss"]) == pytest.approx(float(y["train_loss"]), rel=1e-4)
 

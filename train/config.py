@@ -22,8 +22,8 @@ class TrainConfig:
     batch_seconds: float = 200.0  # padded audio per (global) batch, summed over all processes
     max_duration: float | None = None  # skip (and count) longer utterances
     sortagrad: bool = True  # shortest batches first in epoch 1 (Deep Speech 2)
-    workers: int = 0  # DataLoader worker processes; 0 loads in the training process
-    cache_features: bool = False  # keep log-mel of a small corpus in memory (only without waveform augmentation)
+    workers: int | None = None  # DataLoader worker processes; None: 0 on the CPU, up to 8 per GPU
+    cache_features: bool | None = None  # log-mel kept in memory; None: when <= 10 h and no waveform augmentation
     stats_utterances: int = 2000  # utterances sampled for the global mean/variance
     # augmentation
     spec_augment: bool = True

@@ -84,8 +84,9 @@ class SpeechDataset(Dataset):
             wave = self.augment(wave, torch.Generator().manual_seed(seed))
         with torch.inference_mode():
             feats = self.logmel(wave[None])[0].clone()
-        if self.cache is not None:
+        if self.cache is not None:  # every epoch (the first too) sees the same float16-rounded features
             self.cache[idx] = feats.half()
+            return self.cache[idx].float()
         return feats
 
     def __getitem__(self, key) -> tuple[Example | str, int]:

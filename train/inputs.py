@@ -2,6 +2,7 @@
 unalignable ones skipped and counted), the datasets, the loaders, the mixed-precision type."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from .config import TrainConfig
 from .dataset import SpeechDataset, collate, ctc_frames_needed
 from .distributed import Dist
 from .sampler import BucketBatchSampler, global_batches
+
+AUTO_CACHE_HOURS = 10.0  # log-mel in float16: about 58 MB per hour of audio
 
 __all__ = ["Inputs", "prepare_inputs", "train_loader", "dev_loader", "amp_dtype", "format_counts"]
 
@@ -56,22 +59,31 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
     for rep in reports + dev_reports:
         say(rep.summary())
     train_utts, skipped = select(train_utts, cfg)
+    for rep in reports:
+        skipped.update(rep.skipped)
     if skipped:
         say(f"train: left out before training: {format_counts(skipped)}")
     if not train_utts or not dev_utts:
         raise ValueError("no usable training or dev utterances (see the summaries above)")
     augment = WaveAugment(cfg.speed_perturb, list_audio(cfg.noise_dir), list_audio(cfg.rir_dir), cfg.noise_snr,
                           cfg.noise_prob, cfg.rir_prob)
-    cache = cfg.cache_features and not augment.active
+    train_seconds = sum(u.duration for u in train_utts)
+    cache = not augment.active and (cfg.cache_features or (cfg.cache_features is None
+                                                          and train_seconds <= AUTO_CACHE_HOURS * 3600))
     if cfg.cache_features and augment.active:
-        say("note: --cache-features ignored (waveform augmentation changes the features every epoch)")
-    workers = 0 if cache else cfg.workers  # the cache lives in this process
+        say("note: --feature-cache on ignored (waveform augmentation changes the features every epoch)")
+    workers = cfg.workers
+    if workers is None:  # on a GPU, loading must keep up; on the CPU it competes with training for cores
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", d.world_size))
+        workers = min(8, max(1, (os.cpu_count() or 1) // per_node - 1)) if d.device.type == "cuda" else 0
+    if cache:
+        workers = 0  # the cache lives in this process
     sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
                                  d.rank, d.world_size)
     return Inputs(
         SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache),
-        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features and workers == 0),
-        sampler, workers, skipped, sum(u.duration for u in train_utts),
+        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features is not False and workers == 0),
+        sampler, workers, skipped, train_seconds,
     )
 
 
@@ -102,5 +114,20 @@ def amp_dtype(cfg: TrainConfig, device: torch.device, say) -> torch.dtype | None
             say(f"note: --amp {cfg.amp} ignored on the CPU")
         return None
     if cfg.amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        bf16 = torch.cuda.is_bf16_supported(including_emulation=False) and _bf16_rnn_works(device, cfg.model.cell)
+        return torch.bfloat16 if bf16 else torch.float16
     return torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+
+
+def _bf16_rnn_works(device: torch.device, cell: str) -> bool:
+    """cuDNN runs RNNs in bf16 only in recent versions (9.13+); try a tiny one, forward and backward."""
+    from asr.model import CELLS
+
+    try:
+        rnn = CELLS[cell](8, 8, batch_first=True).to(device)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            y, _ = rnn(torch.randn(2, 3, 8, device=device))
+        y.float().sum().backward()
+        return True
+    except RuntimeError:
+        return False

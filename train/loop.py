@@ -151,7 +151,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
             atomic_save(_train_state(model, opt, sched, scaler, step, epoch, position, best, global_sums,
                                      skipped, cfg), cfg.out / STATE_NAME)
 
-    bad_in_a_row, epoch, stop = 0, first_epoch, False
+    bad_in_a_row, epoch, stop, lr = 0, first_epoch, False, sched.lr(step)
     for epoch in range(first_epoch, cfg.epochs + 1):
         loader = train_loader(inputs, epoch, pos, d.device, cfg.seed)
         net.train()
@@ -204,7 +204,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
             minutes = sched.minutes()
             say(f"epoch {epoch}: train loss {loss_sum / max(utts, 1):.2f}, dev loss {dev_loss:.2f}, dev WER "
                 f"{wer:.2f}% CER {cer:.2f}%, {audio_rate:.0f} audio s/s ({minutes:.1f} min); "
-                f"skipped: {format_counts(epoch_skipped)}")
+                f"skipped: {format_counts(epoch_skipped)} (left out before training: "
+                f"{format_counts(inputs.index_skipped)})")
             log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}",
                      "train_loss": round(loss_sum / max(utts, 1), 4), "dev_loss": round(dev_loss, 4),
                      "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr, "audio_s_per_s": round(audio_rate, 1),
@@ -226,5 +227,5 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
     if log is not None:
         log.close()
     best = tuple(distributed.all_sum(d, list(best) if d.main else [0.0, 0.0]))
-    return TrainResult(cfg.out / "best.pt", best[0], best[1], epoch, step, sched.minutes(),
+    return TrainResult(cfg.out / "best.pt", best[0], best[1], min(epoch, cfg.epochs), step, sched.minutes(),
                        inputs.train_seconds / 3600, params)
