@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["Dist", "pick_device", "setup", "cleanup", "all_sum", "broadcast_", "broadcast_flag"]
+__all__ = ["Dist", "pick_device", "setup", "cleanup", "all_sum", "barrier", "broadcast_", "broadcast_flag"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ def setup(device: str) -> Dist:
 def cleanup(d: Dist) -> None:
     if d.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def barrier(d: Dist) -> None:
+    if d.distributed:
+        dist.barrier()
 
 
 def all_sum(d: Dist, values: list[float]) -> list[float]:

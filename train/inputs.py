@@ -17,6 +17,7 @@ from data.librispeech import Utterance, read_subsets
 from .augment import WaveAugment, list_audio
 from .config import TrainConfig
 from .dataset import SpeechDataset, collate, ctc_frames_needed
+from . import distributed
 from .distributed import Dist
 from .sampler import BucketBatchSampler, global_batches
 
@@ -54,8 +55,15 @@ def select(utterances: list[Utterance], cfg: TrainConfig) -> tuple[list[Utteranc
 
 def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
     progress = None if d.main else False
-    train_utts, reports = read_subsets(cfg.data, list(cfg.train_subsets), progress=progress)
-    dev_utts, dev_reports = read_subsets(cfg.data, [cfg.dev_subset], progress=progress)
+
+    def read():
+        return (read_subsets(cfg.data, list(cfg.train_subsets), progress=progress),
+                read_subsets(cfg.data, [cfg.dev_subset], progress=progress))
+
+    # the first process of each node builds the manifests (reads every header); the others then use the cache
+    first = read() if d.local_rank == 0 else None
+    distributed.barrier(d)
+    (train_utts, reports), (dev_utts, dev_reports) = first or read()
     for rep in reports + dev_reports:
         say(rep.summary())
     train_utts, skipped = select(train_utts, cfg)
