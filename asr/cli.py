@@ -366,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder (checkpoints, log.csv, config.json, train_state.pt)")
     r.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or killed run from RUN_DIR/train_state.pt with its saved configuration "
-                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every may change)")
+                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every "
+                        "may change)")
     r.add_argument("--cell", choices=["gru", "lstm", "rnn"], default="gru")
     r.add_argument("--hidden", type=int, default=320)
     r.add_argument("--layers", type=int, default=3)

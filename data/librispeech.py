@@ -121,7 +121,9 @@ def _scan(base: Path, subset: str, trans_files: list[Path], audio_files: list[Pa
     return utterances, report
 
 
-def _load_manifest(path: Path, base: Path, subset: str, fingerprint: str) -> tuple[list[Utterance], SubsetReport] | None:
+def _load_manifest(
+    path: Path, base: Path, subset: str, fingerprint: str,
+) -> tuple[list[Utterance], SubsetReport] | None:
     try:
         m = json.loads(path.read_text())
         if m.get("version") != MANIFEST_VERSION or m.get("fingerprint") != fingerprint:

@@ -100,7 +100,8 @@ class SpeechDataset(Dataset):
         tokens = encode(utt.text)
         if ctc_frames_needed(tokens) > feats.shape[0] // self.stride:
             return "transcript too long for the audio", global_size
-        ex = Example(utt.id, feats, torch.tensor(tokens, dtype=torch.int32), utt.text, feats.shape[0] / FRAMES_PER_SECOND)
+        seconds = feats.shape[0] / FRAMES_PER_SECOND
+        ex = Example(utt.id, feats, torch.tensor(tokens, dtype=torch.int32), utt.text, seconds)
         return ex, global_size
 
 

@@ -208,7 +208,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
                 f"{format_counts(inputs.index_skipped)})")
             log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}",
                      "train_loss": round(loss_sum / max(utts, 1), 4), "dev_loss": round(dev_loss, 4),
-                     "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr, "audio_s_per_s": round(audio_rate, 1),
+                     "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr,
+                     "audio_s_per_s": round(audio_rate, 1),
                      "skipped": sum(epoch_skipped.values())})
             meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
                     "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
