@@ -12,6 +12,7 @@ nothing is fetched again.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -114,9 +115,12 @@ def _download(url: str, part: Path, progress: bool, timeout: float) -> int:
                 out.write(block)
                 fetched += len(block)
                 bar.update(len(block))
-        except OSError as e:
-            raise DownloadError(f"{url}: connection lost after {offset + fetched} bytes ({e}); "
+        except (OSError, http.client.HTTPException) as e:
+            raise DownloadError(f"{url}: connection lost after {offset + fetched} bytes ({type(e).__name__}); "
                                 f"run the same command again to resume") from None
+    if total is not None and offset + fetched < total:
+        raise DownloadError(f"{url}: connection closed after {offset + fetched} of {total} bytes; "
+                            f"run the same command again to resume")
     return fetched
 
 

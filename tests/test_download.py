@@ -39,8 +39,9 @@ def archive(tmp_path_factory) -> bytes:
 class Server:
     """Serves one payload at /<subset>.tar.gz, honouring Range (unless told not to); records requests."""
 
-    def __init__(self, payload: bytes, ranges: bool = True) -> None:
+    def __init__(self, payload: bytes, ranges: bool = True, cut_after: int | None = None) -> None:
         self.payload, self.ranges, self.requests, self.bytes_sent = payload, ranges, [], 0
+        self.cut_after = cut_after  # drop the connection after this many bytes of the first response
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,6 +60,9 @@ class Server:
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if outer.cut_after is not None:
+                    body, outer.cut_after = body[: outer.cut_after], None
+                    self.close_connection = True
                 self.wfile.write(body)
                 outer.bytes_sent += len(body)
 
@@ -105,6 +109,21 @@ def test_http_download_resumes_a_partial_file(archive, tmp_path):
         server.close()
     assert server.requests == [f"bytes={half}-"] and server.bytes_sent == len(archive) - half
     assert r.downloaded_bytes == len(archive) - half
+    assert len(read_subset(root, SUBSET)[0]) == 3
+
+
+def test_dropped_connection_keeps_the_partial_file_and_the_next_run_resumes(archive, tmp_path):
+    cut = len(archive) // 3
+    server = Server(archive, cut_after=cut)
+    root = tmp_path / "corpus"
+    try:
+        with pytest.raises(DownloadError, match="run the same command again to resume"):
+            fetch_subset(SUBSET, root, base_url=server.url, md5s=md5(archive), progress=False)
+        assert (root / f"{SUBSET}.tar.gz.part").stat().st_size == cut
+        fetch_subset(SUBSET, root, base_url=server.url, md5s=md5(archive), progress=False)
+    finally:
+        server.close()
+    assert server.requests == [None, f"bytes={cut}-"] and server.bytes_sent == len(archive)
     assert len(read_subset(root, SUBSET)[0]) == 3
 
 
