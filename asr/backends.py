@@ -67,6 +67,7 @@ class ExportedModel:
             opts.intra_op_num_threads = threads or torch.get_num_threads()
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
+            opts.add_session_config_entry("session.disable_quant_qdq", "1")  # fold int8-stored GRU weights once
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def eval(self) -> "ExportedModel":

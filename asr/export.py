@@ -111,8 +111,40 @@ def _export_onnx(model: AcousticModel, path: Path, meta: dict) -> None:
     onnx.save(proto, str(path))
 
 
+def _int8_recurrent_weights(path: Path) -> None:
+    """GRU/RNN weights stored as int8 + scale behind DequantizeLinear (ONNX Runtime has no int8 GRU/RNN
+    kernel). ExportedModel lets ONNX Runtime fold them into float weights when the session starts, so
+    the file is small and the compute is float32."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    proto = onnx.load(str(path))
+    graph = proto.graph
+    initializers = {i.name: i for i in graph.initializer}
+    dequantize = []
+    for node in graph.node:
+        if node.op_type not in ("GRU", "RNN"):
+            continue
+        for name in node.input[1:3]:  # W (input weights), R (recurrent weights)
+            if name not in initializers:
+                continue
+            w = numpy_helper.to_array(initializers[name])
+            scale = np.float32(max(np.abs(w).max(), 1e-12) / 127.0)
+            q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+            graph.initializer.remove(initializers.pop(name))
+            graph.initializer.extend([numpy_helper.from_array(q, f"{name}_int8"),
+                                      numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale")])
+            dequantize.append(helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale"], [name],
+                                               name=f"{name}_dequantize"))
+    nodes = dequantize + list(graph.node)  # before their users: the graph stays topologically sorted
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(proto, str(path))
+
+
 def _quantize_onnx(path: Path) -> None:
-    """ONNX Runtime's dynamic int8 quantization (MatMul/Gemm and LSTM weights; its GRU op has none)."""
+    """ONNX Runtime's dynamic int8 quantization (MatMul, Conv, LSTM), then int8 storage of GRU/RNN weights."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = path.with_name(path.name + ".float.onnx")
@@ -125,6 +157,7 @@ def _quantize_onnx(path: Path) -> None:
     finally:
         root.setLevel(level)
         tmp.unlink(missing_ok=True)
+    _int8_recurrent_weights(path)
 
 
 def export_model(model: AcousticModel, path: str | Path, fmt: str, quantize: str | None = None) -> Path:

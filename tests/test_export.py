@@ -112,6 +112,14 @@ def test_int8_checkpoint_is_small_reloads_exactly_and_stays_close(tmp_path, spee
     assert (_streamed(reloaded, speech) - _offline(reloaded, speech)).abs().max() < 0.1
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_int8_exports_are_a_third_of_float(tmp_path, fmt):
+    model = _model("gru", hidden=256)
+    suffix = SUFFIX[fmt]
+    small = export_model(model, tmp_path / f"q{suffix}", fmt, "int8").stat().st_size
+    assert small <= export_model(model, tmp_path / f"f{suffix}", fmt).stat().st_size / 3
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_int8_exports_run_every_cell(tmp_path, speech, cell):
     model = _model(cell)
