@@ -421,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model file (checkpoint, int8 checkpoint, TorchScript or ONNX); repeat to compare; "
                         "default: the bundled model")
     b.add_argument("--format", choices=["text", "json"], default="text")
-    b.add_argument("--json", help="also write the results as JSON to this file")
+    b.add_argument("--json", default="runs/bench.json",
+                   help="also write the results as JSON to this file (default runs/bench.json; '' for none)")
     b.add_argument("--seconds", type=float, default=90.0, help="seconds of audio (default 90)")
     b.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported (default 3)")
     b.add_argument("--chunks", default="20,40,100,200", help="streaming chunk sizes in ms (default 20,40,100,200)")
