@@ -70,30 +70,21 @@ def quantized_checkpoint_dict(model: AcousticModel, meta: dict | None = None) ->
     """The plain-dict checkpoint of a `quantize_model` result (int8 values + scales, float rest)."""
     if not is_quantized(model):
         raise ValueError("model is not quantized; use asr.checkpoint.checkpoint_dict")
-    int8, scales, quantized_names = {}, {}, set()
-    for name, mod in _quantized_modules(model):
+    quantized = dict(_quantized_modules(model))
+    int8, scales, float_state = {}, {}, {}
+    for name, mod in quantized.items():
         weights, biases = _weights_and_biases(mod)
         for w_name, w in weights.items():
             key = f"{name}.{w_name}"
             if w.qscheme() not in (torch.per_tensor_affine, torch.per_tensor_symmetric) or w.q_zero_point() != 0:
                 raise ValueError(f"{key}: unexpected quantization scheme {w.qscheme()}")
-            int8[key] = w.int_repr().clone()
-            scales[key] = float(w.q_scale())
-            quantized_names.add(key)
-        quantized_names.update(f"{name}.{b}" for b in biases)
-    float_state = {}
-    for name, mod in model.named_modules():
-        if any(name == q or name.startswith(q + ".") for q, _ in _quantized_modules(model)):
+            int8[key], scales[key] = w.int_repr().clone(), float(w.q_scale())
+        float_state.update({f"{name}.{b_name}": b.detach().clone() for b_name, b in biases.items() if b is not None})
+    for name, mod in model.named_modules():  # everything else stays float32 (normaliser, lookahead, features)
+        if name in quantized:
             continue
-        for k, v in mod.named_parameters(recurse=False):
+        for k, v in [*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)]:
             float_state[f"{name}.{k}" if name else k] = v.detach().clone()
-        for k, v in mod.named_buffers(recurse=False):
-            float_state[f"{name}.{k}" if name else k] = v.detach().clone()
-    for name, mod in _quantized_modules(model):  # biases stay float32
-        _, biases = _weights_and_biases(mod)
-        for b_name, b in biases.items():
-            if b is not None:
-                float_state[f"{name}.{b_name}"] = b.detach().clone()
     return {
         "format_version": FORMAT_VERSION,
         "config": asdict(model.config),
