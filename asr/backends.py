@@ -8,7 +8,10 @@ checkpoint (float32 or int8), or an `ExportedModel` for a TorchScript or ONNX ex
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import warnings
 import zipfile
 from dataclasses import fields
@@ -42,12 +45,29 @@ def model_kind(path: Path) -> str:
     return "torchscript" if any(n.endswith("/extra/asr.json") or "/code/" in n for n in names) else "checkpoint"
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C++ warnings printed straight to file descriptor 2 (loading an int8 TorchScript file warns,
+    from C++, that quantized tensor creation is deprecated upstream; it works in the pinned torch)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class ExportedModel:
     """An exported streaming step run by TorchScript or ONNX Runtime, with the streaming interface."""
 
-    def __init__(self, path: Path, runtime: str, meta: dict, threads: int | None = None) -> None:
+    def __init__(self, runner, runtime: str, meta: dict) -> None:
+        """runner: a TorchScript module or an onnxruntime.InferenceSession (see `load_any_model`)."""
         if list(meta.get("vocab", [])) != list(VOCAB):
-            raise ModelError(f"{path}: vocabulary differs from this version's vocabulary")
+            raise ModelError("vocabulary differs from this version's vocabulary")
         known = {f.name for f in fields(ModelConfig)}
         self.config = ModelConfig(**{k: v for k, v in meta["config"].items() if k in known})
         self.meta, self.runtime, self.quantization = meta.get("meta", {}), runtime, meta.get("quantization")
@@ -56,19 +76,8 @@ class ExportedModel:
         c = self.config
         self._no_tail = torch.zeros(1, 0, c.hidden)
         self._flush_tail = torch.zeros(1, c.lookahead, c.hidden)
-        if runtime == "torchscript":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._module = torch.jit.load(str(path), map_location="cpu").eval()
-        else:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads or torch.get_num_threads()
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            opts.add_session_config_entry("session.disable_quant_qdq", "1")  # fold int8-stored GRU weights once
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._module = runner if runtime == "torchscript" else None
+        self._session = runner if runtime == "onnx" else None
 
     def eval(self) -> "ExportedModel":
         return self
@@ -129,25 +138,28 @@ class ExportedModel:
         return out, out_lens, None
 
 
-def _read_metadata(path: Path, kind: str) -> dict:
-    if kind == "onnx":
-        import onnx
-
-        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        if METADATA_KEY not in props:
-            raise ModelError(f"{path}: an ONNX file without this project's metadata")
-        return json.loads(props[METADATA_KEY])
+def _open_torchscript(path: Path) -> tuple[object, str]:
     extra = {"asr.json": ""}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    if not extra["asr.json"]:
-        raise ModelError(f"{path}: a TorchScript file without this project's metadata")
-    return json.loads(extra["asr.json"])
+    with _quiet_stderr():
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
+    return module, extra["asr.json"]
+
+
+def _open_onnx(path: Path, threads: int | None) -> tuple[object, str]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or torch.get_num_threads()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.disable_quant_qdq", "1")  # fold int8-stored GRU weights once
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return session, session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "")
 
 
 def load_any_model(path: str | Path | None = None, threads: int | None = None):
-    """A checkpoint (float32 or int8), a TorchScript export or an ONNX export, by content."""
+    """A checkpoint (float32 or int8), a TorchScript export or an ONNX export, by content. `threads`:
+    ONNX Runtime's intra-op threads (default: torch's setting); TorchScript follows torch's setting."""
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
@@ -155,12 +167,15 @@ def load_any_model(path: str | Path | None = None, threads: int | None = None):
     if kind == "checkpoint":
         return _load_checkpoint(path)
     try:
-        meta = _read_metadata(path, kind)
-        return ExportedModel(path, kind, meta, threads)
-    except ModelError:
-        raise
-    except Exception as e:  # onnx/onnxruntime/jit raise many types for a corrupt file
+        runner, meta = _open_torchscript(path) if kind == "torchscript" else _open_onnx(path, threads)
+    except Exception as e:  # onnxruntime and torch.jit raise many types for a corrupt file
         raise ModelError(f"{path}: not a readable {kind} model ({type(e).__name__})") from None
+    if not meta:
+        raise ModelError(f"{path}: a {kind} file without this project's metadata (see asr export)")
+    try:
+        return ExportedModel(runner, kind, json.loads(meta))
+    except (ModelError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{path}: unusable {kind} metadata: {e}") from None
 
 
 def _load_checkpoint(path: Path):

@@ -143,6 +143,9 @@ def test_model_kind_and_bad_files(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage")
     with pytest.raises(ModelError, match="bad.onnx"):
         load_any_model(tmp_path / "bad.onnx")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "other.ts"))
+    with pytest.raises(ModelError, match="without this project's metadata"):
+        load_any_model(tmp_path / "other.ts")
     with pytest.raises(ModelError, match="no such model"):
         load_any_model(tmp_path / "missing.onnx")
 
