@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .audio import HOP_LENGTH, N_FFT
 from .checkpoint import DEFAULT_MODEL, ModelError, load_model, model_from_dict
