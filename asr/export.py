@@ -18,6 +18,7 @@ until it can. The configuration (ModelConfig, vocabulary, meta) is stored in the
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import warnings
@@ -28,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from .features import LOG_FLOOR
 from .model import AcousticModel
 from .vocab import VOCAB
 
@@ -75,9 +78,19 @@ def example_inputs(model: AcousticModel, stacked: int = 4, pending: int | None =
             *state)
 
 
+def _encode_array(t: torch.Tensor) -> str:
+    return base64.b64encode(t.detach().float().contiguous().numpy().astype("<f4").tobytes()).decode()
+
+
 def export_metadata(model: AcousticModel, fmt: str, quantize: str | None) -> dict:
+    """Everything a runtime needs besides the graph: the configuration, the vocabulary, and the log-mel
+    window and filterbank (float32, base64) so features can be computed without torchaudio."""
+    fb = model.logmel.mel.mel_scale.fb  # (N_FFT/2 + 1) x n_mels
     return {"export_version": EXPORT_VERSION, "format": fmt, "quantization": quantize, "config": asdict(model.config),
-            "vocab": list(VOCAB), "meta": dict(getattr(model, "meta", {}) or {})}
+            "vocab": list(VOCAB), "meta": dict(getattr(model, "meta", {}) or {}),
+            "logmel": {"window": _encode_array(model.logmel.mel.spectrogram.window), "mel_fb": _encode_array(fb),
+                       "mel_fb_shape": list(fb.shape), "hop_length": HOP_LENGTH, "n_fft": N_FFT,
+                       "sample_rate": SAMPLE_RATE, "log_floor": LOG_FLOOR}}
 
 
 def _names(model: AcousticModel) -> tuple[list[str], list[str]]:

@@ -1,6 +1,7 @@
 """Exported models (TorchScript, ONNX) and int8 quantization: same outputs as the PyTorch paths."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from asr.quantize import is_quantized, quantize_model
 from asr.transcribe import transcribe_file
 
 from .conftest import espeak
+
+ASSETS = Path(__file__).parent.parent / "asr" / "assets"
 
 CELLS = ["gru", "lstm", "rnn"]
 SUFFIX = {"torchscript": ".ts", "onnx": ".onnx"}
@@ -86,6 +89,31 @@ def test_onnx_state_interface_in_a_plain_onnxruntime_loop(tmp_path, speech):
                                   "tail": np.zeros((1, 1, 48), np.float32), "h": h})
     outs.append(lp[0])
     assert np.abs(np.concatenate(outs) - _offline(model, speech).numpy()).max() <= 1e-4
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_torch_free_onnx_streamer_gives_the_pytorch_log_probs(tmp_path, speech, cell):
+    from asr.onnx_stream import OnnxStreamer
+
+    model = _model(cell, lookahead=1)
+    streamer = OnnxStreamer(str(export_model(model, tmp_path / "m.onnx", "onnx")))
+    wave, rng, outs, i = speech.numpy(), np.random.default_rng(1), [], 0
+    while i < len(wave):
+        n = int(rng.integers(1, 3000))
+        outs.append(streamer.accept(wave[i: i + n]))
+        i += n
+    outs.append(streamer.finish())
+    assert np.abs(np.concatenate(outs) - _offline(model, speech).numpy()).max() <= 1e-4
+
+
+def test_onnx_streamer_runs_without_torch(tmp_path, random_model_path):
+    export_model(load_any_model(random_model_path), tmp_path / "m.onnx", "onnx")
+    code = ("import sys, runpy; sys.argv = ['x', sys.argv[1], sys.argv[2]]; "
+            "runpy.run_module('asr.onnx_stream', run_name='__main__'); assert 'torch' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.onnx"), str(ASSETS / "sample.flac")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "RTF" in r.stderr
 
 
 def test_transcribe_with_exported_models_gives_the_same_text(tmp_path, speech):
