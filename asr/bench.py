@@ -24,7 +24,7 @@ import torch
 from .audio import SAMPLE_RATE
 from .bench_audio import BenchAudio, bench_audio
 
-__all__ = ["BenchConfig", "run_bench", "format_report", "spread"]
+__all__ = ["BenchConfig", "run_bench", "format_report", "spread", "process_peak"]
 
 
 @dataclass(frozen=True)
@@ -91,21 +91,39 @@ def bench_offline(model, wav: Path, seconds: float, runs: int) -> dict:
     return {"rtf": spread(np.array(times) / seconds)}
 
 
+# A small launcher: a child forked from a big process (this one holds torch) would report the parent's
+# size in ru_maxrss, which Linux carries across fork and exec; forked from the launcher it starts small.
+_LAUNCHER = """import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(f"\\nmaxrss_kb {usage.ru_maxrss} status {os.waitstatus_to_exitcode(status)}", file=sys.stderr)
+"""
+
+
+def process_peak(cmd: list[str]) -> dict:
+    """Peak RSS (MB, the command's own ru_maxrss) and wall time of a command run to completion."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], stdout=subprocess.DEVNULL, stderr=err, check=False)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        message = err.read().decode(errors="replace").strip()
+    last = message.splitlines()[-1].split() if message else []
+    if len(last) != 4 or last[0] != "maxrss_kb" or last[3] != "0":
+        lines = [line for line in message.splitlines()[:-1] if line.strip()]
+        return {"error": lines[-1] if lines else "failed"}
+    return {"peak_rss_mb": round(int(last[1]) / 1024, 1), "wall_s": round(wall, 2)}
+
+
 def peak_rss_transcribe(model_path: str | None, wav: Path) -> dict:
-    """Peak RSS (MB) and wall time of a separate `asr transcribe --threads 1` process on the audio."""
-    cmd = [sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1"]
-    if model_path:
-        cmd += ["--model", str(model_path)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-    proc.stderr.close()
-    if proc.returncode:
-        return {"error": err.splitlines()[-1] if err else f"exit status {proc.returncode}"}
-    return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": round(wall, 2)}
+    """A separate `asr transcribe --threads 1` process on the audio."""
+    return process_peak([sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1"]
+                         + (["--model", str(model_path)] if model_path else []))
+
+
+def peak_rss_onnx_streamer(model_path: str, wav: Path) -> dict:
+    """A separate torch-free `python -m asr.onnx_stream` process (100 ms chunks, one thread)."""
+    return process_peak([sys.executable, "-m", "asr.onnx_stream", str(model_path), str(wav)])
 
 
 def _load(path: str | None, threads: int):
@@ -148,6 +166,8 @@ def bench_model(path: str | None, audio: BenchAudio, wav: Path, cfg: BenchConfig
         if cfg.rss:
             progress(f"{out['path']}: peak RSS of asr transcribe")
             out["transcribe_process"] = peak_rss_transcribe(path, wav)
+            if out["runtime"] == "onnx":
+                out["onnx_stream_process"] = peak_rss_onnx_streamer(path, wav)
     finally:
         torch.set_num_threads(threads_before)
     return out
@@ -271,10 +291,12 @@ def format_report(r: dict) -> str:
         for threads, o in m["offline"].items():
             lines.append(f"  offline (asr transcribe's path), {threads} thread{'s' if threads != '1' else ''}: "
                          f"RTF {_fmt(o['rtf'])}")
-        proc = m.get("transcribe_process")
-        if proc:
-            lines.append(f"  asr transcribe process: peak RSS {proc['peak_rss_mb']:.0f} MB, wall {proc['wall_s']:.2f} s"
-                         if "peak_rss_mb" in proc else f"  asr transcribe process failed: {proc['error']}")
+        for key, what in (("transcribe_process", "asr transcribe --threads 1"),
+                          ("onnx_stream_process", "python -m asr.onnx_stream (no torch)")):
+            proc = m.get(key)
+            if proc:
+                lines.append(f"  {what} process: peak RSS {proc['peak_rss_mb']:.0f} MB, wall {proc['wall_s']:.2f} s"
+                             if "peak_rss_mb" in proc else f"  {what} process failed: {proc['error']}")
     ps = r.get("pocketsphinx")
     if ps:
         lines.append("")
