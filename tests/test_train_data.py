@@ -125,3 +125,25 @@ def test_waveform_augmentation_is_seeded_and_keeps_its_promises(tmp_path):
     # the direct path stays aligned: the echo 300 samples later is the only change
     expected = wave + 0.3 * torch.nn.functional.pad(wave, (300, 0))[: len(wave)]
     assert torch.corrcoef(torch.stack([reverb, expected]))[0, 1] > 0.999
+
+
+def test_run_log_keeps_earlier_epochs_on_resume_and_feeds_tensorboard_when_installed(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from train.runlog import RunLog
+
+    scalars = []
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = lambda logdir: types.SimpleNamespace(
+        add_scalar=lambda k, v, step: scalars.append((k, v, step)), flush=lambda: None, close=lambda: None)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    log = RunLog(tmp_path)
+    for epoch in (1, 2, 3):
+        log.row({"epoch": epoch, "step": 10 * epoch, "train_loss": 5.0 - epoch, "dev_wer": 50.0})
+    log.close()
+    assert ("train_loss", 2.0, 30) in scalars and ("dev_wer", 50.0, 10) in scalars
+    RunLog(tmp_path, resume_epoch=3).close()  # a run resumed inside epoch 3 redoes it
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,step,minutes,train_loss,dev_loss,dev_wer,dev_cer,lr")
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
