@@ -28,3 +28,18 @@ def test_tiny_training_run_halves_the_ctc_loss(tiny_corpus, tmp_path):
     utts, _ = read_subset(tiny_corpus, "tiny-dev")
     res = evaluate(model, utts, progress=False)
     assert res.utterances == 2 and res.audio_seconds > 1 and res.rtf > 0
+
+
+def test_freq_warp_keeps_shape_and_identity_at_zero():
+    import torch
+
+    from train.augment import freq_warp
+
+    torch.manual_seed(0)
+    feats = torch.randn(3, 20, 80)
+    assert torch.equal(freq_warp(feats, 0.0), feats)
+    ramp = torch.arange(80.0).expand(3, 20, 80)
+    warped = freq_warp(ramp, 0.1)
+    assert warped.shape == ramp.shape
+    assert (warped.diff(dim=-1) >= 0).all()  # a monotone spectrum stays monotone
+    assert not torch.allclose(warped, ramp)

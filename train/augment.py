@@ -97,3 +97,16 @@ def spec_augment(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> 
         x = mask(mask(x))
     return x.transpose(1, 2) * std + mean
 
+
+def freq_warp(feats: torch.Tensor, max_warp: float) -> torch.Tensor:
+    """B x T x n_mels raw log-mel: each utterance's mel axis stretched by a random factor in
+    [1 - max_warp, 1 + max_warp] (linear interpolation), moving formants and harmonics the way
+    another vocal tract would (VTLP-like, applied to the features so cached features can use it)."""
+    b, t, f = feats.shape
+    alpha = 1 + (torch.rand(b, 1, device=feats.device) * 2 - 1) * max_warp  # B x 1
+    pos = (torch.arange(f, device=feats.device) * alpha).clamp(max=f - 1)  # B x F: source bin of each bin
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    w = (pos - lo).unsqueeze(1)  # B x 1 x F
+    take = lambda idx: feats.gather(2, idx.unsqueeze(1).expand(b, t, f))  # noqa: E731
+    return take(lo) * (1 - w) + take(hi) * w

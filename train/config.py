@@ -27,6 +27,7 @@ class TrainConfig:
     stats_utterances: int = 2000  # utterances sampled for the global mean/variance
     # augmentation
     spec_augment: bool = True
+    freq_warp: float = 0.0  # random stretch of each utterance's mel axis by up to this fraction (speaker variety)
     speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
     noise_dir: Path | None = None  # audio files mixed in at random SNR
     noise_snr: tuple[float, float] = (5.0, 20.0)
@@ -46,6 +47,7 @@ class TrainConfig:
     # checkpoints and logs
     checkpoint_every: int = 1000  # steps between RUN_DIR/train_state.pt saves (and at each epoch end)
     resume: bool = False  # continue from RUN_DIR/train_state.pt
+    init: Path | None = None  # start from this checkpoint's weights and statistics (a new schedule)
     trace_batches: bool = False  # write the utterance ids of every batch to RUN_DIR/batches.rank<R>.tsv
     seed: int = 0
 
@@ -69,7 +71,7 @@ def config_from_json(path: Path, **overrides) -> TrainConfig:
 
     raw = json.loads(Path(path).read_text())
     raw["model"] = ModelConfig(**raw["model"])
-    for key in ("data", "out", "noise_dir", "rir_dir"):
+    for key in ("data", "out", "noise_dir", "rir_dir", "init"):
         raw[key] = Path(raw[key]) if raw.get(key) is not None else None
     raw["train_subsets"] = tuple(raw["train_subsets"])
     raw["noise_snr"] = tuple(raw["noise_snr"])

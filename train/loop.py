@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from asr.checkpoint import save_model
+from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import spec_augment
+from .augment import freq_warp, spec_augment
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -52,6 +52,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
                               return_state=False)
         return log_probs.float().sum() * 0.0, 0.0
     feats = b.feats.to(d.device, non_blocking=True)
+    if cfg.freq_warp:
+        feats = freq_warp(feats, cfg.freq_warp)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
@@ -110,6 +112,9 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
     model = AcousticModel(cfg.model)
     if state is not None:
         model.load_state_dict(state["model"])
+    elif cfg.init is not None:  # weights and normalisation statistics of an earlier model
+        model.load_state_dict(load_model(cfg.init).state_dict())
+        say(f"initialised from {cfg.init}")
     elif d.main:
         model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed))
     model.to(d.device)
