@@ -189,7 +189,7 @@ def cmd_train(args) -> int:
                 warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, speed_perturb=args.speed_perturb,
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
-                freq_warp=args.freq_warp, init=Path(args.init) if args.init else None,
+                freq_warp=args.freq_warp, time_stretch=args.time_stretch, init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
         result = train(cfg)
@@ -391,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-spec-augment", action="store_true")
     r.add_argument("--freq-warp", type=float, default=0.0,
                    help="stretch each utterance's mel axis by a random factor within +-this fraction (e.g. 0.1)")
+    r.add_argument("--time-stretch", type=float, default=0.0,
+                   help="resample each batch's features in time by a random factor within +-this fraction (e.g. 0.1)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule")
     r.add_argument("--speed-perturb", action="store_true", help="random speed 0.9/1.0/1.1 per utterance")
     r.add_argument("--noise-dir", help="mix in noise from the audio files under this folder (random SNR 5-20 dB)")

@@ -43,3 +43,16 @@ def test_freq_warp_keeps_shape_and_identity_at_zero():
     assert warped.shape == ramp.shape
     assert (warped.diff(dim=-1) >= 0).all()  # a monotone spectrum stays monotone
     assert not torch.allclose(warped, ramp)
+
+
+def test_time_stretch_scales_lengths_consistently():
+    import torch
+
+    from train.augment import time_stretch
+
+    torch.manual_seed(1)
+    feats = torch.randn(2, 100, 80)
+    out, lens = time_stretch(feats, torch.tensor([100, 60]), 0.1)
+    t = out.shape[1]
+    assert 90 <= t <= 110 and t != 100
+    assert lens.tolist() == [t, int(60 * t / 100)]

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import torchaudio
 import torchaudio.functional as AF
 
@@ -110,3 +111,12 @@ def freq_warp(feats: torch.Tensor, max_warp: float) -> torch.Tensor:
     w = (pos - lo).unsqueeze(1)  # B x 1 x F
     take = lambda idx: feats.gather(2, idx.unsqueeze(1).expand(b, t, f))  # noqa: E731
     return take(lo) * (1 - w) + take(hi) * w
+
+
+def time_stretch(feats: torch.Tensor, feat_lens: torch.Tensor, max_stretch: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """B x T x n_mels: the whole batch resampled in time by one random factor in
+    [1 - max_stretch, 1 + max_stretch] (a tempo change of the features; lengths scaled to match)."""
+    beta = 1 + (float(torch.rand(())) * 2 - 1) * max_stretch
+    t = max(1, round(feats.shape[1] * beta))
+    out = F.interpolate(feats.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)
+    return out, (feat_lens.float() * t / feats.shape[1]).floor().long().clamp(max=t)

@@ -24,7 +24,7 @@ from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import freq_warp, spec_augment
+from .augment import freq_warp, spec_augment, time_stretch
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -51,13 +51,15 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         log_probs, _, _ = net(torch.zeros(1, n, cfg.model.n_mels, device=d.device), torch.tensor([n], device=d.device),
                               return_state=False)
         return log_probs.float().sum() * 0.0, 0.0
-    feats = b.feats.to(d.device, non_blocking=True)
+    feats, feat_lens = b.feats.to(d.device, non_blocking=True), b.feat_lens.to(d.device)
+    if cfg.time_stretch:
+        feats, feat_lens = time_stretch(feats, feat_lens, cfg.time_stretch)
     if cfg.freq_warp:
         feats = freq_warp(feats, cfg.freq_warp)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
-        log_probs, out_lens, _ = net(feats, b.feat_lens.to(d.device), return_state=False)
+        log_probs, out_lens, _ = net(feats, feat_lens, return_state=False)
     total = F.ctc_loss(log_probs.float().transpose(0, 1), b.targets.to(d.device), out_lens,
                        b.target_lens.to(d.device), reduction="sum", zero_infinity=True)
     # DDP averages gradients over processes: scale so the step is the mean over the global batch
