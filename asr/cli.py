@@ -101,7 +101,8 @@ def cmd_live(args) -> int:
     _set_threads(args.threads)
     model = _load_model_or_exit(args.model)
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
-    cfg = LiveConfig(device=device, chunk_ms=args.chunk_ms, duration=args.duration, stream=_stream_config(args))
+    cfg = LiveConfig(device=device, chunk_ms=args.chunk_ms, duration=args.duration, stream=_stream_config(args),
+                     save_audio=Path(args.save_audio) if args.save_audio else None)
     printer = EventPrinter(args.format)
     try:
         stats = run_live(model, cfg, printer)
@@ -324,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "last final. Exit status 2 when there is no PortAudio or no input device.")
     v.add_argument("--device", help="input device name (substring) or index; see `asr devices`")
     v.add_argument("--duration", type=float, help="stop after this many seconds of audio")
+    v.add_argument("--save-audio", metavar="WAV", help="also save the 16 kHz audio that was recognised")
     streaming_options(v)
     v.set_defaults(func=cmd_live)
 

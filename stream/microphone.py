@@ -6,7 +6,9 @@ Devices that cannot record at 16 kHz are recorded at their native rate and resam
 from __future__ import annotations
 
 import queue
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -28,6 +30,7 @@ class LiveConfig:
     device: str | int | None = None  # name (substring) or index; None: the default input
     chunk_ms: int = 100
     duration: float | None = None  # seconds of audio, then stop
+    save_audio: Path | None = None  # also write the 16 kHz audio the recognizer heard (float WAV)
     stream: StreamConfig = StreamConfig()
 
 
@@ -106,7 +109,13 @@ def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[di
     except Exception as e:
         raise LiveError(f"cannot open input device {dev['name']!r}: {e}") from None
     try:
-        with stream:
+        with ExitStack() as stack:
+            stack.enter_context(stream)
+            saved = None
+            if cfg.save_audio is not None:
+                import soundfile as sf
+
+                saved = stack.enter_context(sf.SoundFile(cfg.save_audio, "w", SAMPLE_RATE, 1, subtype="FLOAT"))
             while limit is None or fed < limit:
                 try:
                     block = blocks.get(timeout=0.5)
@@ -116,7 +125,10 @@ def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[di
                 if limit is not None:
                     pcm = pcm[: limit - fed]
                 fed += len(pcm)
-                on_events(rec.feed_audio(np.ascontiguousarray(pcm, dtype=np.float32)))
+                pcm = np.ascontiguousarray(pcm, dtype=np.float32)
+                if saved is not None:
+                    saved.write(pcm)
+                on_events(rec.feed_audio(pcm))
     except KeyboardInterrupt:
         pass
     finally:
