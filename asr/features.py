@@ -38,8 +38,11 @@ class LogMel(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.shape[-1] < N_FFT:
             return wave.new_zeros(*wave.shape[:-1], 0, N_MELS)
-        mel = self.mel(wave)  # B x N_MELS x T
-        return torch.log(mel.clamp_min(LOG_FLOOR)).transpose(-1, -2)  # B x T x N_MELS
+        # what self.mel(wave) computes (stft, center=False, |X|^2, mel matrix), in five tensor operations with
+        # torchaudio's window and filterbank: on a streaming chunk its wrappers cost more than the arithmetic
+        frames = wave.unfold(-1, N_FFT, HOP_LENGTH) * self.mel.spectrogram.window  # B x T x N_FFT
+        power = torch.view_as_real(torch.fft.rfft(frames)).square().sum(-1)  # B x T x (N_FFT/2 + 1)
+        return torch.log((power @ self.mel.mel_scale.fb).clamp_min(LOG_FLOOR))  # B x T x N_MELS
 
 
 class Normalizer(nn.Module):
