@@ -49,11 +49,24 @@ def pulse_mic(tmp_path):
         proc.kill()
 
 
+def _wait_for_recorder(env, proc, timeout: float = 60.0) -> None:
+    """Until the recognizer's input stream is connected to the pipe source (before that, audio
+    written into the pipe is read by PulseAudio and dropped)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        outputs = subprocess.run(["pactl", "list", "short", "source-outputs"], env=env, capture_output=True, text=True)
+        if outputs.stdout.strip():
+            time.sleep(0.3)
+            return
+        time.sleep(0.1)
+    raise AssertionError("asr live never started recording")
+
+
 def _feed(pipe, pcm16: np.ndarray, stop: threading.Event) -> None:
     """Write the utterance in real time, then silence until told to stop (a pipe source only
     produces audio while someone writes)."""
     silence = np.zeros(1600, np.int16).tobytes()
-    with open(pipe, "wb") as f:
+    with open(pipe, "wb", buffering=0) as f:
         for i in range(0, len(pcm16), 1600):
             f.write(pcm16[i: i + 1600].tobytes())
             f.flush()
@@ -78,12 +91,13 @@ def test_live_microphone_finals_equal_transcribe(pulse_mic, tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(pipe, pcm16, stop), daemon=True)
-    time.sleep(1.0)  # let the recorder open the device
+    _wait_for_recorder(env, live)
     feeder.start()
     try:
         out, err = live.communicate(timeout=120)
     finally:
         stop.set()
+        feeder.join(timeout=5)
     assert live.returncode == 0, err
     assert "recorded from" in err
     events = [json.loads(line) for line in out.splitlines()]
@@ -129,3 +143,27 @@ def test_missing_portaudio_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(LiveError, match="apt-get install libportaudio2"):
         list_input_devices()
+
+
+def test_ctrl_c_stops_cleanly_and_flushes_the_last_final(pulse_mic):
+    import signal
+
+    pipe, env = pulse_mic
+    speech = (espeak(SENTENCE) * 32767).astype(np.int16)
+    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(pipe, speech, stop), daemon=True)
+    _wait_for_recorder(env, live)
+    feeder.start()
+    time.sleep(len(speech) / 16000 + 0.3)  # Ctrl-C right after the utterance, before the endpoint
+    live.send_signal(signal.SIGINT)
+    try:
+        out, err = live.communicate(timeout=60)
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+    assert live.returncode == 0, err
+    assert "Traceback" not in err and "recorded from" in err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and events[-1]["type"] == "final" and events[-1]["text"]
