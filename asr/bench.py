@@ -5,7 +5,8 @@ the streaming recognizer (`stream.step`, decoding and endpointing included) at s
 sizes on one thread; offline (`asr transcribe`'s path) RTF on one and on all threads; the peak RSS
 of an `asr transcribe` process on the audio; WER on the audio. Then the same audio through
 PocketSphinx's streaming decoder (`Decoder.process_raw` in chunks). Every timing is the median of
-`runs` runs with min and max; the results are a JSON-ready dict.
+`runs` runs with min and max, by wall-clock time and by CPU time of the measuring thread (which
+does not count time taken by other processes on a shared machine); the results are a JSON-ready dict.
 """
 from __future__ import annotations
 
@@ -53,31 +54,42 @@ def _wer(ref: str, hyp: str) -> float:
     return round(100 * jiwer.wer(ref, hyp), 2) if ref else 0.0
 
 
+class _Runs:
+    """Per-run figures of chunked passes, by wall-clock time and by this thread's CPU time (the CPU
+    figures do not count time when other processes had the core), summarised as spreads."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, wall: list[float], cpu: list[float], seconds: float) -> None:
+        for prefix, times in (("", wall), ("cpu_", cpu)):
+            ms = np.asarray(times) * 1000
+            self.values.setdefault(f"{prefix}rtf", []).append(ms.sum() / 1000 / seconds)
+            for q in (50, 95, 99):
+                self.values.setdefault(f"{prefix}p{q}_ms", []).append(float(np.percentile(ms, q)))
+
+    def summary(self) -> dict:
+        return {k: spread(v) for k, v in self.values.items()}
+
+
 def bench_stream(model, audio: BenchAudio, chunk_ms: int, runs: int) -> dict:
     """Streaming through the recognizer on the current thread setting: RTF and per-chunk times."""
     from stream.recognizer import finish, initial_stream_state, step
 
     chunk = SAMPLE_RATE * chunk_ms // 1000
     pieces = [audio.samples[i: i + chunk] for i in range(0, len(audio.samples), chunk)]
-    rtf, p50, p95, p99, text = [], [], [], [], ""
+    stats, text = _Runs(), ""
     for _ in range(runs):
-        state, finals = initial_stream_state(model), []
-        times = np.empty(len(pieces) + 1)
-        for k, pcm in enumerate(pieces):
-            t0 = time.perf_counter()
-            state, events = step(model, state, pcm)
-            times[k] = time.perf_counter() - t0
+        state, finals, wall, cpu = initial_stream_state(model), [], [], []
+        for pcm in [*pieces, None]:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            state, events = step(model, state, pcm) if pcm is not None else finish(model, state)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
             finals += [e["text"] for e in events if e["type"] == "final"]
-        t0 = time.perf_counter()
-        state, events = finish(model, state)
-        times[-1] = time.perf_counter() - t0
-        finals += [e["text"] for e in events if e["type"] == "final"]
-        ms = times * 1000
-        rtf.append(times.sum() / audio.seconds)
-        p50.append(np.percentile(ms, 50)), p95.append(np.percentile(ms, 95)), p99.append(np.percentile(ms, 99))
+        stats.add(wall, cpu, audio.seconds)
         text = " ".join(t for t in finals if t)
-    return {"chunk_ms": chunk_ms, "chunks": len(pieces), "rtf": spread(rtf), "p50_ms": spread(p50),
-            "p95_ms": spread(p95), "p99_ms": spread(p99), "wer": _wer(audio.text, text)}
+    return {"chunk_ms": chunk_ms, "chunks": len(pieces), **stats.summary(), "wer": _wer(audio.text, text)}
 
 
 def bench_offline(model, wav: Path, seconds: float, runs: int) -> dict:
@@ -173,15 +185,15 @@ def bench_model(path: str | None, audio: BenchAudio, wav: Path, cfg: BenchConfig
     return out
 
 
-def _pocketsphinx_run(pocketsphinx, pcm: bytes, chunk_bytes: int, segment: bool) -> tuple[float, list, str]:
-    """One pass: (load seconds, per-chunk seconds, text). segment=True splits utterances with
+def _pocketsphinx_run(pocketsphinx, pcm: bytes, chunk_bytes: int, segment: bool):
+    """One pass: (load seconds, per-chunk wall seconds, per-chunk CPU seconds, text). segment=True splits utterances with
     PocketSphinx's own VAD endpointer in 30 ms frames, as its live example does; otherwise the
     audio is one utterance fed in `chunk_bytes` chunks."""
     t0 = time.perf_counter()
     decoder = pocketsphinx.Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
     endpointer = pocketsphinx.Endpointer(vad_mode=3) if segment else None
     load = time.perf_counter() - t0
-    times, texts, open_utt = [], [], False
+    times, cpu, texts, open_utt = [], [], [], False
 
     def feed(speech: bytes | None, end: bool) -> None:
         nonlocal open_utt
@@ -199,7 +211,7 @@ def _pocketsphinx_run(pocketsphinx, pcm: bytes, chunk_bytes: int, segment: bool)
     step = endpointer.frame_bytes if endpointer else chunk_bytes
     last = b""
     for i in range(0, len(pcm), step):
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         chunk = pcm[i: i + step]
         if endpointer is None:
             feed(chunk, False)
@@ -209,10 +221,12 @@ def _pocketsphinx_run(pocketsphinx, pcm: bytes, chunk_bytes: int, segment: bool)
         else:
             last = chunk
         times.append(time.perf_counter() - t1)
-    t1 = time.perf_counter()
+        cpu.append(time.thread_time() - c1)
+    t1, c1 = time.perf_counter(), time.thread_time()
     feed(endpointer.end_stream(last) if endpointer else None, True)
     times.append(time.perf_counter() - t1)
-    return load, times, " ".join(t for t in texts if t)
+    cpu.append(time.thread_time() - c1)
+    return load, times, cpu, " ".join(t for t in texts if t)
 
 
 def bench_pocketsphinx(audio: BenchAudio, chunk_ms: int, runs: int, segment: bool = False) -> dict:
@@ -222,18 +236,16 @@ def bench_pocketsphinx(audio: BenchAudio, chunk_ms: int, runs: int, segment: boo
     except ImportError:
         return {"error": "pocketsphinx is not installed (pip install pocketsphinx)"}
     pcm = (np.clip(audio.samples, -1, 1) * 32767).astype("<i2").tobytes()
-    loads, rtf, p50, p95, p99, text = [], [], [], [], [], ""
+    loads, stats, text = [], _Runs(), ""
     for _ in range(runs):
-        load, times, text = _pocketsphinx_run(pocketsphinx, pcm, 2 * SAMPLE_RATE * chunk_ms // 1000, segment)
-        ms = np.array(times) * 1000
+        load, times, cpu, text = _pocketsphinx_run(pocketsphinx, pcm, 2 * SAMPLE_RATE * chunk_ms // 1000, segment)
         loads.append(load)
-        rtf.append(sum(times) / audio.seconds)
-        p50.append(np.percentile(ms, 50)), p95.append(np.percentile(ms, 95)), p99.append(np.percentile(ms, 99))
+        stats.add(times, cpu, audio.seconds)
     from importlib.metadata import version
 
     return {"name": f"PocketSphinx {version('pocketsphinx')} (en-us)", "segmented": segment,
-            "chunk_ms": 30 if segment else chunk_ms, "load_s": spread(loads), "rtf": spread(rtf),
-            "p50_ms": spread(p50), "p95_ms": spread(p95), "p99_ms": spread(p99), "wer": _wer(audio.text, text.lower())}
+            "chunk_ms": 30 if segment else chunk_ms, "load_s": spread(loads), **stats.summary(),
+            "wer": _wer(audio.text, text.lower())}
 
 
 def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None) -> dict:
@@ -256,8 +268,9 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None
         results["pocketsphinx"] = ps
         if "rtf" in ps:
             for m in results["models"]:
-                ours = {s["chunk_ms"]: s["rtf"]["median"] for s in m["streaming"]}
-                m["speedup_vs_pocketsphinx"] = {str(c): round(ps["rtf"]["median"] / r, 1) for c, r in ours.items()}
+                for key, rtf in (("speedup_vs_pocketsphinx", "rtf"), ("cpu_speedup_vs_pocketsphinx", "cpu_rtf")):
+                    m[key] = {str(s["chunk_ms"]): round(ps[rtf]["median"] / s[rtf]["median"], 1)
+                              for s in m["streaming"]}
     results["wall_s"] = round(time.perf_counter() - t_start, 1)
     return results
 
@@ -284,10 +297,12 @@ def format_report(r: dict) -> str:
         lines += ["", f"{m['path']}: {m['runtime']} {m['precision']}, {m['size_mb']:.2f} MB, "
                       f"{m['config']['cell']} {m['config']['layers']}x{m['config']['hidden']}; "
                       f"load {_fmt(m['load_s'], 3)} s",
-                  f"  {'streaming, 1 thread':<22}{'RTF':<26}{'p50 ms':<22}{'p95 ms':<22}{'p99 ms':<22}WER %"]
+                  f"  {'streaming, 1 thread':<18}{'RTF':<26}{'CPU RTF':<26}{'p50 ms':<20}{'p95 ms':<20}"
+                  f"{'p99 ms':<20}{'CPU p99 ms':<20}WER %"]
         for s in m["streaming"]:
-            lines.append(f"  {str(s['chunk_ms']) + ' ms chunks':<22}{_fmt(s['rtf']):<26}{_fmt(s['p50_ms'], 2):<22}"
-                         f"{_fmt(s['p95_ms'], 2):<22}{_fmt(s['p99_ms'], 2):<22}{s['wer']:.2f}")
+            lines.append(f"  {str(s['chunk_ms']) + ' ms chunks':<18}{_fmt(s['rtf']):<26}{_fmt(s['cpu_rtf']):<26}"
+                         f"{_fmt(s['p50_ms'], 2):<20}{_fmt(s['p95_ms'], 2):<20}{_fmt(s['p99_ms'], 2):<20}"
+                         f"{_fmt(s['cpu_p99_ms'], 2):<20}{s['wer']:.2f}")
         for threads, o in m["offline"].items():
             lines.append(f"  offline (asr transcribe's path), {threads} thread{'s' if threads != '1' else ''}: "
                          f"RTF {_fmt(o['rtf'])}")
@@ -305,10 +320,12 @@ def format_report(r: dict) -> str:
         else:
             how = "utterances split by its VAD endpointer" if ps["segmented"] else "one utterance"
             lines += [f"{ps['name']}: process_raw in {ps['chunk_ms']} ms chunks, {how}, 1 thread",
-                      f"  RTF {_fmt(ps['rtf'])}, p50 {_fmt(ps['p50_ms'], 2)} ms, p95 {_fmt(ps['p95_ms'], 2)} ms, "
-                      f"p99 {_fmt(ps['p99_ms'], 2)} ms, WER {ps['wer']:.2f} %, load {_fmt(ps['load_s'], 3)} s"]
+                      f"  RTF {_fmt(ps['rtf'])}, CPU RTF {_fmt(ps['cpu_rtf'])}, p50 {_fmt(ps['p50_ms'], 2)} ms, "
+                      f"p95 {_fmt(ps['p95_ms'], 2)} ms, p99 {_fmt(ps['p99_ms'], 2)} ms, WER {ps['wer']:.2f} %, "
+                      f"load {_fmt(ps['load_s'], 3)} s"]
             for m in r["models"]:
-                ratio = ", ".join(f"{c} ms: {x:.1f}x" for c, x in m.get("speedup_vs_pocketsphinx", {}).items())
-                lines.append(f"speed-up of {m['path']} over PocketSphinx (RTF ratio): {ratio}")
+                for key, what in (("speedup_vs_pocketsphinx", "RTF"), ("cpu_speedup_vs_pocketsphinx", "CPU RTF")):
+                    ratio = ", ".join(f"{c} ms: {x:.1f}x" for c, x in m.get(key, {}).items())
+                    lines.append(f"speed-up of {m['path']} over PocketSphinx ({what} ratio): {ratio}")
     lines.append(f"\nbenchmark wall time {r['wall_s']:.0f} s")
     return "\n".join(lines)

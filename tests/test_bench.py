@@ -43,10 +43,12 @@ def test_run_bench_results_and_report(random_model_path, tmp_path):
     for s in m["streaming"]:
         assert s["rtf"]["min"] <= s["rtf"]["median"] <= s["rtf"]["max"] and s["rtf"]["n"] == 2
         assert s["p50_ms"]["median"] <= s["p99_ms"]["median"]
+        assert 0 < s["cpu_rtf"]["median"] and s["cpu_p50_ms"]["median"] <= s["cpu_p99_ms"]["median"]
         assert 0 <= s["wer"]
     assert set(m["offline"]) >= {"1"}
     assert m["transcribe_process"]["peak_rss_mb"] > 0
     ps = r["pocketsphinx"]
+    assert ps["rtf"]["n"] == 2 and ps["cpu_rtf"]["n"] == 2 and set(m["cpu_speedup_vs_pocketsphinx"]) == {"40", "100"}
     assert ps["rtf"]["n"] == 2 and ps["wer"] < 100 and set(m["speedup_vs_pocketsphinx"]) == {"40", "100"}
     text = format_report(r)
     assert "40 ms chunks" in text and "PocketSphinx" in text and "speed-up" in text
