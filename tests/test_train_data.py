@@ -74,13 +74,25 @@ def test_processes_see_disjoint_shares_of_the_same_global_batches():
     for s in [single, *ranks]:
         s.set_epoch(2)
     for whole, part0, part1 in zip(single, *ranks, strict=True):
-        ids0, ids1 = {i for i, _, _ in part0}, {i for i, _, _ in part1}
-        assert not ids0 & ids1 and ids0 | ids1 == {i for i, _, _ in whole}
-        assert {n for _, _, n in part0 + part1} == {len(whole)}  # the loss normaliser is the global size
-        assert {(i, s) for i, s, _ in whole} >= {(i, s) for i, s, _ in part0 + part1}  # same augmentation seeds
+        ids0, ids1 = {i for i, *_ in part0}, {i for i, *_ in part1}
+        assert not ids0 & ids1 and ids0 | ids1 == {i for i, *_ in whole}
+        assert {n for _, _, n, _ in part0 + part1} == {len(whole)}  # the loss normaliser is the global size
+        assert set(whole) >= set(part0 + part1)  # same augmentation seeds and speeds
     resumed = BucketBatchSampler(durations, 80, seed=3)
     resumed.set_epoch(2, start=5)
     assert list(resumed) == list(single)[5:]
+
+
+def test_speed_perturbation_is_drawn_before_batching_so_batches_stay_bounded():
+    durations = np.random.default_rng(2).uniform(1, 16, 400).tolist()
+    sampler = BucketBatchSampler(durations, 60, seed=0, speeds=(0.9, 1.0, 1.1))
+    sampler.set_epoch(2)
+    batches = list(sampler)
+    speeds = [s for b in batches for *_, s in b]
+    assert set(speeds) == {0.9, 1.0, 1.1} and len(speeds) == 400
+    for b in batches:  # perturbed durations respect --batch-seconds and are alike within a batch
+        perturbed = [durations[i] / s for i, _, _, s in b]
+        assert max(perturbed) * len(b) <= 60 or len(b) == 1
 
 
 def test_bad_utterances_are_skipped_with_their_reason(tmp_path):
@@ -99,7 +111,7 @@ def test_bad_utterances_are_skipped_with_their_reason(tmp_path):
         Utterance("short", short, "hi", 0.01, "x"),
         Utterance("long text", good, "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 2, 1.0, "x"),
     ]
-    batch = collate([SpeechDataset(utts, stride=3)[(i, 0, len(utts))] for i in range(len(utts))])
+    batch = collate([SpeechDataset(utts, stride=3)[(i, 0, len(utts), 1.0)] for i in range(len(utts))])
     assert batch.ids == ["good"] and batch.global_size == 6 and batch.feats.shape[0] == 1
     assert batch.skipped == {"unreadable audio": 3, "zero-length audio": 1, "transcript too long for the audio": 1}
     empty = collate([SpeechDataset(utts[1:2], stride=3)[0]])
@@ -108,8 +120,8 @@ def test_bad_utterances_are_skipped_with_their_reason(tmp_path):
 
 def test_waveform_augmentation_is_seeded_and_keeps_its_promises(tmp_path):
     wave = torch.from_numpy(0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32))
-    lengths = {len(WaveAugment(speed=True)(wave, torch.Generator().manual_seed(s))) for s in range(30)}
-    assert lengths == {SAMPLE_RATE, math.ceil(SAMPLE_RATE / 1.1), math.ceil(SAMPLE_RATE / 0.9)}
+    lengths = [len(WaveAugment(speed=True)(wave, torch.Generator(), s)) for s in (0.9, 1.0, 1.1)]
+    assert lengths == [math.ceil(SAMPLE_RATE / 0.9), SAMPLE_RATE, math.ceil(SAMPLE_RATE / 1.1)]
     noise_flac(tmp_path / "noise.wav", 0.3, seed=5)
     rir = np.zeros(800, dtype=np.float32)
     rir[100], rir[400] = 1.0, 0.3

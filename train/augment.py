@@ -41,7 +41,8 @@ def _load_cached(path: Path) -> torch.Tensor | None:
 
 
 class WaveAugment:
-    """wave (N,) float32 16 kHz, generator -> augmented wave. Each part is drawn independently."""
+    """wave (N,) float32 16 kHz, generator, speed -> augmented wave. The speed is chosen by the batch
+    sampler (it must know the perturbed durations); noise and reverberation are drawn here."""
 
     def __init__(self, speed: bool = False, noises: list[Path] = (), rirs: list[Path] = (),
                  snr: tuple[float, float] = (5.0, 20.0), noise_prob: float = 0.5, rir_prob: float = 0.5) -> None:
@@ -52,11 +53,9 @@ class WaveAugment:
     def active(self) -> bool:
         return self.speed or bool(self.noises) or bool(self.rirs)
 
-    def __call__(self, wave: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if self.speed:
-            s = SPEEDS[int(torch.randint(len(SPEEDS), (1,), generator=g))]
-            if s != 1.0:
-                wave = AF.resample(wave, *_RESAMPLE[s])
+    def __call__(self, wave: torch.Tensor, g: torch.Generator, speed: float = 1.0) -> torch.Tensor:
+        if self.speed and speed != 1.0:
+            wave = AF.resample(wave, *_RESAMPLE[speed])
         if self.rirs and float(torch.rand(1, generator=g)) < self.rir_prob:
             wave = self._reverberate(wave, self.rirs[int(torch.randint(len(self.rirs), (1,), generator=g))])
         if self.noises and float(torch.rand(1, generator=g)) < self.noise_prob:

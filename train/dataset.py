@@ -59,7 +59,7 @@ class Batch:
 
 
 class SpeechDataset(Dataset):
-    """Index with an int, or with (index, seed, global_batch_size) from BucketBatchSampler."""
+    """Index with an int, or with (index, seed, global_batch_size, speed) from BucketBatchSampler."""
 
     def __init__(self, utterances: list[Utterance], stride: int, augment: WaveAugment | None = None,
                  cache_features: bool = False) -> None:
@@ -72,8 +72,8 @@ class SpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.utterances)
 
-    def features(self, idx: int, seed: int = 0) -> torch.Tensor | str:
-        """Log-mel T x n_mels of utterance `idx` (augmented with `seed`), or the reason it is unusable."""
+    def features(self, idx: int, seed: int = 0, speed: float = 1.0) -> torch.Tensor | str:
+        """Log-mel T x n_mels of utterance `idx` (augmented with `seed` at `speed`), or why it is unusable."""
         if self.cache is not None and idx in self.cache:
             return self.cache[idx].float()
         try:
@@ -81,7 +81,7 @@ class SpeechDataset(Dataset):
         except AudioError:
             return "unreadable audio"
         if self.augment is not None:
-            wave = self.augment(wave, torch.Generator().manual_seed(seed))
+            wave = self.augment(wave, torch.Generator().manual_seed(seed), speed)
         with torch.inference_mode():
             feats = self.logmel(wave[None])[0].clone()
         if self.cache is not None:  # every epoch (the first too) sees the same float16-rounded features
@@ -90,9 +90,9 @@ class SpeechDataset(Dataset):
         return feats
 
     def __getitem__(self, key) -> tuple[Example | str, int]:
-        idx, seed, global_size = key if isinstance(key, tuple) else (key, 0, 1)
+        idx, seed, global_size, speed = key if isinstance(key, tuple) else (key, 0, 1, 1.0)
         utt = self.utterances[idx]
-        feats = self.features(idx, seed)
+        feats = self.features(idx, seed, speed)
         if isinstance(feats, str):
             return feats, global_size
         if feats.shape[0] < self.stride:

@@ -14,7 +14,7 @@ from asr.features import num_frames
 from asr.vocab import encode
 from data.librispeech import Utterance, read_subsets
 
-from .augment import WaveAugment, list_audio
+from .augment import SPEEDS, WaveAugment, list_audio
 from .config import TrainConfig
 from .dataset import SpeechDataset, collate, ctc_frames_needed
 from . import distributed
@@ -87,7 +87,7 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
     if cache:
         workers = 0  # the cache lives in this process
     sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
-                                 d.rank, d.world_size)
+                                 d.rank, d.world_size, SPEEDS if cfg.speed_perturb else (1.0,))
     return Inputs(
         SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache),
         SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features is not False and workers == 0),

@@ -7,8 +7,11 @@ cut into batches of at most `batch_seconds` of padded audio, shortest first in e
 utterance of each global batch, so the processes see disjoint data and one optimiser step
 covers the same utterances as a single process with the same --batch-seconds.
 
-Each item is (index, seed, global_batch_size): the seed drives the augmentation of that
-utterance, so a resumed run (which skips the first `start` batches) sees the same audio.
+Each item is (index, seed, global_batch_size, speed): the seed drives the augmentation of that
+utterance, so a resumed run (which skips the first `start` batches) sees the same audio. With
+speed perturbation, each utterance's speed is drawn per epoch before batching and the batches
+are built from the perturbed durations, so one batch holds utterances of similar perturbed
+length (little padding) and --batch-seconds stays exact.
 """
 from __future__ import annotations
 
@@ -44,21 +47,26 @@ def global_batches(durations: list[float], batch_seconds: float, epoch: int, see
 
 class BucketBatchSampler(Sampler):
     def __init__(self, durations: list[float], batch_seconds: float, seed: int = 0, sortagrad: bool = True,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, speeds: tuple[float, ...] = (1.0,)) -> None:
         self.durations, self.batch_seconds, self.seed, self.sortagrad = list(durations), batch_seconds, seed, sortagrad
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.speeds = rank, world_size, tuple(speeds)
         self.set_epoch(1)
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         """Epochs count from 1; `start` batches of the epoch are skipped (resuming mid-epoch)."""
         self.epoch, self.start = epoch, start
-        self._batches = global_batches(self.durations, self.batch_seconds, epoch, self.seed, self.sortagrad)
         g = torch.Generator().manual_seed(self.seed * 7919 + epoch)
         self._seeds = torch.randint(2**31 - 1, (len(self.durations),), generator=g).tolist()
+        self._speeds = [1.0] * len(self.durations)
+        if self.speeds != (1.0,):
+            pick = torch.randint(len(self.speeds), (len(self.durations),), generator=g).tolist()
+            self._speeds = [self.speeds[p] for p in pick]
+        durations = [d / s for d, s in zip(self.durations, self._speeds)]
+        self._batches = global_batches(durations, self.batch_seconds, epoch, self.seed, self.sortagrad)
 
     def __len__(self) -> int:
         return max(0, len(self._batches) - self.start)
 
     def __iter__(self):
         for batch in self._batches[self.start:]:
-            yield [(i, self._seeds[i], len(batch)) for i in batch[self.rank::self.world_size]]
+            yield [(i, self._seeds[i], len(batch), self._speeds[i]) for i in batch[self.rank::self.world_size]]
