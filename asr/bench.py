@@ -297,10 +297,10 @@ def format_report(r: dict) -> str:
         lines += ["", f"{m['path']}: {m['runtime']} {m['precision']}, {m['size_mb']:.2f} MB, "
                       f"{m['config']['cell']} {m['config']['layers']}x{m['config']['hidden']}; "
                       f"load {_fmt(m['load_s'], 3)} s",
-                  f"  {'streaming, 1 thread':<18}{'RTF':<26}{'CPU RTF':<26}{'p50 ms':<20}{'p95 ms':<20}"
+                  f"  {'streaming, 1 thread':<20}{'RTF':<26}{'CPU RTF':<26}{'p50 ms':<20}{'p95 ms':<20}"
                   f"{'p99 ms':<20}{'CPU p99 ms':<20}WER %"]
         for s in m["streaming"]:
-            lines.append(f"  {str(s['chunk_ms']) + ' ms chunks':<18}{_fmt(s['rtf']):<26}{_fmt(s['cpu_rtf']):<26}"
+            lines.append(f"  {str(s['chunk_ms']) + ' ms chunks':<20}{_fmt(s['rtf']):<26}{_fmt(s['cpu_rtf']):<26}"
                          f"{_fmt(s['p50_ms'], 2):<20}{_fmt(s['p95_ms'], 2):<20}{_fmt(s['p99_ms'], 2):<20}"
                          f"{_fmt(s['cpu_p99_ms'], 2):<20}{s['wer']:.2f}")
         for threads, o in m["offline"].items():
