@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -251,7 +252,7 @@ def cmd_bench(args) -> int:
     cfg = BenchConfig(models=tuple(args.model or [None]), chunks_ms=tuple(int(c) for c in args.chunks.split(",")),
                       runs=args.runs, seconds=args.seconds, data=args.data, subset=args.subset,
                       pocketsphinx=not args.no_pocketsphinx, pocketsphinx_vad=not args.pocketsphinx_one_utterance,
-                      rss=not args.no_rss)
+                      rss=not args.no_rss, all_threads=args.all_threads)
     progress = (lambda msg: print(f"... {msg}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda m: None)
     try:
         results = run_bench(cfg, progress)
@@ -441,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed PocketSphinx the audio as one utterance in 100 ms chunks (default: utterances split "
                         "by its own VAD endpointer, as in its live example; faster for it)")
     b.add_argument("--no-rss", action="store_true", help="skip the separate asr transcribe process (peak RSS)")
+    b.add_argument("--all-threads", type=int, default=os.cpu_count() or 1,
+                   help="threads for the second offline measurement (default: all cores; 1 skips it)")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="export a model: TorchScript or ONNX streaming step, or an int8 checkpoint",
