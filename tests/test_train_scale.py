@@ -40,8 +40,16 @@ sys.exit(main(sys.argv[2:]))
 """
 
 SAVER = """
-import sys, torch
+import os, sys, time, torch
 from train.state import atomic_save
+hang_at = int(sys.argv[2])  # > 0: this save stops between writing the temporary file and the rename
+real_replace = os.replace
+def replace(src, dst):
+    if state["step"] == hang_at:
+        open(sys.argv[1] + ".hanging", "w").close()
+        time.sleep(600)
+    real_replace(src, dst)
+os.replace = replace
 state = {"version": 1, "weights": torch.randn(3_000_000)}
 step = 0
 while True:
@@ -96,12 +104,19 @@ def test_killed_run_resumes_exactly_where_it_stopped(tiny_corpus, tmp_path, one_
 def test_sigkill_during_saves_never_leaves_an_unreadable_checkpoint(tmp_path):
     path = tmp_path / STATE_NAME
     interrupted_saves, last = 0, 0
+    hanging = Path(str(path) + ".hanging")
     for i in range(5):
-        p = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=ROOT)
+        hang_at = 3 if i == 0 else 0  # the first kill surely lands mid-save; the others at random moments
+        p = subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(hang_at)], cwd=ROOT)
         deadline = time.time() + 60
-        while time.time() < deadline and (not path.exists() or torch.load(path, weights_only=True)["step"] < 2):
-            time.sleep(0.02)
-        time.sleep(0.05 + 0.07 * i)
+        if hang_at:
+            while time.time() < deadline and not hanging.exists():
+                time.sleep(0.02)
+            hanging.unlink()
+        else:
+            while time.time() < deadline and (not path.exists() or torch.load(path, weights_only=True)["step"] < 2):
+                time.sleep(0.02)
+            time.sleep(0.05 + 0.07 * i)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         interrupted_saves += bool(list(tmp_path.glob(f".{STATE_NAME}.*.tmp")))
