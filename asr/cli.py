@@ -80,7 +80,7 @@ def cmd_stream(args) -> int:
 
     from .audio import AudioError
 
-    _set_threads(args.threads)
+    _set_threads(args.threads or 1)  # small per-chunk ops: waking a thread pool costs more than it saves
     model = _load_model_or_exit(args.model)
     printer = EventPrinter(args.format)
     try:
@@ -99,7 +99,7 @@ def cmd_live(args) -> int:
     from stream.display import EventPrinter
     from stream.microphone import LiveConfig, LiveError, run_live
 
-    _set_threads(args.threads)
+    _set_threads(args.threads or 1)
     model = _load_model_or_exit(args.model)
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     cfg = LiveConfig(device=device, chunk_ms=args.chunk_ms, duration=args.duration, stream=_stream_config(args),
@@ -309,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds of silence that end an utterance (default 0.8)")
         q.add_argument("--max-utterance", type=float, default=20.0,
                        help="cut longer utterances at the next word boundary (default 20 s)")
-        q.add_argument("--threads", type=int, help="torch CPU threads")
+        q.add_argument("--threads", type=int,
+                       help="torch CPU threads (default 1: on 100 ms chunks paced in real time, 2 threads took "
+                            "14 ms a chunk, 1 thread 4.5 ms)")
 
     m = sub.add_parser("stream", help="stream a file through the live recognizer (a simulated microphone)",
                        description="Feed a file chunk by chunk to the streaming recognizer and print partial and "
