@@ -65,7 +65,7 @@ def _load_with_librosa(path: Path) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             x, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True, dtype=np.float32)
-    except Exception as e:  # librosa raises many unrelated types for undecodable input
+    except Exception:  # librosa raises many unrelated types for undecodable input
         raise AudioError(f"{path}: not a readable audio file (unknown or unsupported format)") from None
     return x
 

@@ -15,7 +15,7 @@ from .vocab import VOCAB
 FORMAT_VERSION = 1
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.pt"
 
-__all__ = ["DEFAULT_MODEL", "ModelError", "checkpoint_dict", "save_model", "load_model", "model_from_dict"]
+__all__ = ["DEFAULT_MODEL", "ModelError", "atomic_save", "checkpoint_dict", "save_model", "load_model", "model_from_dict"]
 
 
 class ModelError(Exception):
@@ -33,13 +33,27 @@ def checkpoint_dict(model: AcousticModel, meta: dict | None = None) -> dict:
     }
 
 
-def save_model(path: str | Path, model: AcousticModel, meta: dict | None = None) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """torch.save that never leaves a torn file: a temporary file in the same folder, flushed to disk,
+    then renamed over `path` (and the rename made durable). A process killed at any moment leaves
+    either the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint_dict(model, meta), tmp)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_model(path: str | Path, model: AcousticModel, meta: dict | None = None) -> None:
+    atomic_save(checkpoint_dict(model, meta), path)
 
 
 def model_from_dict(ckpt: dict) -> AcousticModel:

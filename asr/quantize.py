@@ -13,7 +13,6 @@ and then sets the stored int8 weights exactly, so a reloaded model gives identic
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import FORMAT_VERSION, ModelError, model_from_dict
+from .checkpoint import FORMAT_VERSION, ModelError, atomic_save, model_from_dict
 from .model import AcousticModel
 from .vocab import VOCAB
 
@@ -100,12 +99,7 @@ def quantized_checkpoint_dict(model: AcousticModel, meta: dict | None = None) ->
 
 
 def save_quantized(path: str | Path, model: AcousticModel, meta: dict | None = None) -> None:
-    """Write atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(quantized_checkpoint_dict(model, meta), tmp)
-    os.replace(tmp, path)
+    atomic_save(quantized_checkpoint_dict(model, meta), path)
 
 
 def model_from_quantized_dict(ckpt: dict) -> AcousticModel:

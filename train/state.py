@@ -8,11 +8,12 @@ the previous complete state behind, never a truncated file.
 """
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import torch
+
+from asr.checkpoint import atomic_save  # re-exported: training state uses the same atomic writer
 
 __all__ = ["STATE_NAME", "StateError", "atomic_save", "load_state", "rng_state", "set_rng_state"]
 
@@ -22,22 +23,6 @@ STATE_VERSION = 1
 
 class StateError(Exception):
     """A training state that cannot be resumed from; the message is one line for the user."""
-
-
-def atomic_save(obj: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
 
 
 def load_state(path: str | Path) -> dict:
