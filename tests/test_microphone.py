@@ -77,6 +77,29 @@ def _feed(pipe, pcm16: np.ndarray, stop: threading.Event) -> None:
             time.sleep(0.1)
 
 
+def _live_session(env, pipe, pcm16: np.ndarray, args: list[str], interrupt_after: float | None = None):
+    """Run `asr live --format jsonl ARGS`, speak `pcm16` into the microphone once it records (then
+    silence); with `interrupt_after`, press Ctrl-C that many seconds after speaking starts.
+    Returns (exit status, events, stderr)."""
+    import signal
+
+    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(pipe, pcm16, stop), daemon=True)
+    _wait_for_recorder(env, live)
+    feeder.start()
+    try:
+        if interrupt_after is not None:
+            time.sleep(interrupt_after)
+            live.send_signal(signal.SIGINT)
+        out, err = live.communicate(timeout=120)
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+    return live.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
 def test_live_microphone_finals_equal_transcribe(pulse_mic, tmp_path):
     """What `asr live` printed equals `asr transcribe` of the audio it heard, and that audio holds the
     utterance written into the microphone sample for sample (only the start offset is arbitrary)."""
@@ -86,21 +109,10 @@ def test_live_microphone_finals_equal_transcribe(pulse_mic, tmp_path):
     heard = tmp_path / "heard.wav"
     duration = len(pcm16) / 16000 + 1.0
 
-    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl", "--duration", str(duration),
-                             "--chunk-ms", "100", "--save-audio", str(heard)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stop = threading.Event()
-    feeder = threading.Thread(target=_feed, args=(pipe, pcm16, stop), daemon=True)
-    _wait_for_recorder(env, live)
-    feeder.start()
-    try:
-        out, err = live.communicate(timeout=120)
-    finally:
-        stop.set()
-        feeder.join(timeout=5)
-    assert live.returncode == 0, err
+    status, events, err = _live_session(env, pipe, pcm16, ["--duration", str(duration), "--chunk-ms", "100",
+                                                           "--save-audio", str(heard)])
+    assert status == 0, err
     assert "recorded from" in err
-    events = [json.loads(line) for line in out.splitlines()]
     assert any(e["type"] == "partial" for e in events)
     finals = " ".join(e["text"] for e in events if e["type"] == "final" and e["text"])
 
@@ -146,24 +158,10 @@ def test_missing_portaudio_is_a_clear_error(monkeypatch):
 
 
 def test_ctrl_c_stops_cleanly_and_flushes_the_last_final(pulse_mic):
-    import signal
-
     pipe, env = pulse_mic
     speech = (espeak(SENTENCE) * 32767).astype(np.int16)
-    live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stop = threading.Event()
-    feeder = threading.Thread(target=_feed, args=(pipe, speech, stop), daemon=True)
-    _wait_for_recorder(env, live)
-    feeder.start()
-    time.sleep(len(speech) / 16000 + 0.3)  # Ctrl-C right after the utterance, before the endpoint
-    live.send_signal(signal.SIGINT)
-    try:
-        out, err = live.communicate(timeout=60)
-    finally:
-        stop.set()
-        feeder.join(timeout=5)
-    assert live.returncode == 0, err
+    # Ctrl-C right after the utterance, before the endpoint
+    status, events, err = _live_session(env, pipe, speech, [], interrupt_after=len(speech) / 16000 + 0.3)
+    assert status == 0, err
     assert "Traceback" not in err and "recorded from" in err
-    events = [json.loads(line) for line in out.splitlines()]
     assert events and events[-1]["type"] == "final" and events[-1]["text"]
