@@ -60,8 +60,8 @@ def _event(kind: str, text: str, start: float, end: float) -> dict:
     return {"type": kind, "text": " ".join(text.split()), "start": round(start, 3), "end": round(end, 3)}
 
 
-def _final(state: StreamState, frame_s: float) -> dict:
-    return _event("final", state.text, state.start_frame * frame_s, (state.last_char_frame + 1) * frame_s)
+def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float) -> dict:
+    return _event("final", text, start_frame * frame_s, (last_char_frame + 1) * frame_s)
 
 
 def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float):
@@ -83,8 +83,7 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
         ended = has_text and frame - last >= silence_frames
         too_long = has_text and frame - start >= max_frames and (tok == SPACE or frame - last >= gap_frames)
         if ended or too_long:
-            s = replace(state, text=text, start_frame=start, last_char_frame=last)
-            finals.append(_final(s, frame_s))
+            finals.append(_final(text, start, last, frame_s))
             text, start, last = "", -1, -1
         frame += 1
     return replace(state, text=text, prev_token=prev, start_frame=start, last_char_frame=last, frames=frame), finals
@@ -102,7 +101,7 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
     state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     state, events = _decode(state, log_probs, cfg, frame_s)
     if final and state.start_frame >= 0:
-        events.append(_final(state, frame_s))
+        events.append(_final(state.text, state.start_frame, state.last_char_frame, frame_s))
         state = replace(state, text="", start_frame=-1, last_char_frame=-1)
     elif state.text.strip() and (events or state.text != before):
         events.append(_event("partial", state.text, state.start_frame * frame_s, state.frames * frame_s))
