@@ -45,26 +45,64 @@ def _set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _beam_or_exit(args):
+    """The beam search the decoding options ask for (None: greedy); unusable LM or hot-words exit 2."""
+    from .beam import BeamSearch, DecoderConfig, HotwordError, load_hotwords
+    from .lm import LmError
+
+    beam = args.decoder == "beam" or (args.decoder is None and (args.lm is not None or args.hotwords))
+    if not beam:
+        return None
+    try:
+        hot = load_hotwords(args.hotwords) if args.hotwords else ()
+        search = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm or "default",
+                                          lm_weight=args.lm_weight, word_score=args.word_score, hotwords=hot))
+    except (LmError, HotwordError) as e:
+        print(f"asr: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if search.skipped_words:
+        print(f"asr: {search.skipped_words} LM words cannot be spelled with a-z and apostrophe: skipped",
+              file=sys.stderr)
+    return search
+
+
+def _write_transcript(result, fmt: str, out_dir: str | None, several: bool) -> None:
+    from .subtitles import to_srt, to_vtt
+    from .words import cues
+
+    if fmt == "json":
+        text = json.dumps(result.as_dict())
+    elif fmt in ("srt", "vtt"):
+        text = (to_srt if fmt == "srt" else to_vtt)(cues(result.words))
+    else:
+        text = f"{result.file}: {result.text}" if several and not out_dir else result.text
+    if out_dir:
+        target = Path(out_dir) / (Path(result.file).stem + "." + ("txt" if fmt == "text" else fmt))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        print(f"{result.file} -> {target}", file=sys.stderr)
+    else:
+        print(text, flush=True)
+
+
 def cmd_transcribe(args) -> int:
     from .audio import AudioError
     from .transcribe import transcribe_file
 
+    if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
+        return _fail(f"--format {args.format} with several files needs --output-dir (one subtitle file each)", 2)
     _set_threads(args.threads)
     model = _load_model_or_exit(args.model)
+    beam = _beam_or_exit(args)
     failed = 0
     for path in args.files:
         try:
-            result = transcribe_file(model, path)
+            result = transcribe_file(model, path, beam=beam)
         except AudioError as e:
             print(f"asr: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        if args.format == "json":
-            print(json.dumps(result.as_dict()), flush=True)
-        elif len(args.files) > 1:
-            print(f"{path}: {result.text}", flush=True)
-        else:
-            print(result.text, flush=True)
+        _write_transcript(result, args.format, args.output_dir, len(args.files) > 1)
     return 1 if failed else 0
 
 
@@ -82,10 +120,11 @@ def cmd_stream(args) -> int:
 
     _set_threads(args.threads or 1)  # small per-chunk ops: waking a thread pool costs more than it saves
     model = _load_model_or_exit(args.model)
+    beam = _beam_or_exit(args)
     printer = EventPrinter(args.format)
     try:
         stats = stream_file(model, args.file, printer, chunk_ms=args.chunk_ms, realtime=args.realtime,
-                            config=_stream_config(args))
+                            config=_stream_config(args), beam=beam)
     except AudioError as e:
         printer.close()
         return _fail(str(e), 1)
@@ -104,9 +143,10 @@ def cmd_live(args) -> int:
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     cfg = LiveConfig(device=device, chunk_ms=args.chunk_ms, duration=args.duration, stream=_stream_config(args),
                      save_audio=Path(args.save_audio) if args.save_audio else None)
+    beam = _beam_or_exit(args)
     printer = EventPrinter(args.format)
     try:
-        stats = run_live(model, cfg, printer)
+        stats = run_live(model, cfg, printer, beam=beam)
     except LiveError as e:
         return _fail(str(e), 2)
     finally:
@@ -146,11 +186,12 @@ def cmd_eval(args) -> int:
     print(report.summary(), file=sys.stderr)
     if not utterances:
         return _fail(f"no usable utterances in {args.subset}", 1)
-    result = evaluate(model, utterances, progress=args.format == "text" and sys.stderr.isatty())
+    beam = _beam_or_exit(args)
+    result = evaluate(model, utterances, progress=args.format == "text" and sys.stderr.isatty(), beam=beam)
     if args.format == "json":
-        print(json.dumps({**result.as_dict(), "subset": args.subset}))
+        print(json.dumps({**result.as_dict(), "subset": args.subset, "decoder": "beam" if beam else "greedy"}))
     else:
-        print(f"{args.subset}: WER {result.wer:.2f}%  CER {result.cer:.2f}%  "
+        print(f"{args.subset} ({'beam' if beam else 'greedy'}): WER {result.wer:.2f}%  CER {result.cer:.2f}%  "
               f"({result.utterances} utterances, {result.audio_seconds / 60:.1f} min of audio, RTF {result.rtf:.4f})")
         if args.show_errors:
             for utt_id, ref, hyp in result.hypotheses:
@@ -279,6 +320,20 @@ def cmd_export(args) -> int:
     return 0
 
 
+def decoding_options(q) -> None:
+    g = q.add_argument_group("decoding", "greedy by default; --lm or --hotwords switch to beam search")
+    g.add_argument("--decoder", choices=["greedy", "beam"],
+                   help="greedy: best character per frame (fastest); beam: beam search with a word LM")
+    g.add_argument("--beam-size", type=int, default=32, help="hypotheses kept per frame (default 32)")
+    g.add_argument("--lm", metavar="PATH|default|none",
+                   help="ARPA word n-gram LM (plain or .gz; `asr lm build` makes one); default: the bundled 3-gram "
+                        "(asr/assets/lm); none: lexicon-free beam search over characters")
+    g.add_argument("--lm-weight", type=float, default=2.0, help="LM weight (default 2.0)")
+    g.add_argument("--word-score", type=float, default=0.0, help="score added per word (default 0)")
+    g.add_argument("--hotwords", metavar="FILE",
+                   help="words or phrases to favour, one per line, optionally followed by a boost (default 4.0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asr", description="Streaming RNN-CTC speech recognizer: transcribe, evaluate, synthesise data, train.",
@@ -292,13 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("files", nargs="+", metavar="FILE")
     t.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export (asr export); "
                    "default: the bundled model")
-    t.add_argument("--format", choices=["text", "json"], default="text",
+    t.add_argument("--format", choices=["text", "json", "srt", "vtt"], default="text",
                    help="text: the transcript (prefixed by the path with several files); json: one object per file "
-                        "per line with file, text, duration")
+                        "per line with file, text, duration, confidence, words [{word, start, end, confidence}] and "
+                        "segments; srt/vtt: subtitles, cues split at pauses and at 6 s / 42 characters")
+    t.add_argument("--output-dir", metavar="DIR", help="write one file per input (NAME.txt/.json/.srt/.vtt) here "
+                   "instead of printing")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    decoding_options(t)
     t.set_defaults(func=cmd_transcribe)
 
     def streaming_options(q):
+        decoding_options(q)
         q.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export "
                                        "(asr export); default: the bundled model")
         q.add_argument("--chunk-ms", type=int, default=100, help="audio per chunk in milliseconds (default 100)")
@@ -346,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="json prints one object with wer, cer, utterances, audio_seconds, rtf")
     e.add_argument("--show-errors", action="store_true", help="print reference and hypothesis of each error")
     e.add_argument("--threads", type=int, help="torch CPU threads")
+    decoding_options(e)
     e.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("synth", help="make a synthetic corpus in LibriSpeech layout (espeak-ng, flite, piper)",
@@ -467,3 +528,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:  # e.g. `asr transcribe ... | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

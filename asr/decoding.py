@@ -5,7 +5,7 @@ import torch
 
 from .vocab import BLANK, VOCAB
 
-__all__ = ["greedy_decode", "greedy_step"]
+__all__ = ["decode_path", "greedy_decode", "greedy_step"]
 
 
 def greedy_step(log_probs: torch.Tensor, prev: int = BLANK) -> tuple[str, int]:
@@ -27,3 +27,13 @@ def greedy_step(log_probs: torch.Tensor, prev: int = BLANK) -> tuple[str, int]:
 def greedy_decode(log_probs: torch.Tensor, lens: torch.Tensor) -> list[str]:
     """B x T x V log-probs with valid lengths B -> one transcript per utterance."""
     return [" ".join(greedy_step(lp[: int(n)])[0].split()) for lp, n in zip(log_probs, lens)]
+
+
+def decode_path(path: list[int]) -> str:
+    """A frame path (one token per frame) -> its text: repeats collapsed, blanks removed."""
+    chars, prev = [], BLANK
+    for tok in path:
+        if tok != prev and tok != BLANK:
+            chars.append(VOCAB[tok])
+        prev = tok
+    return "".join(chars)

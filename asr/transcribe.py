@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import SAMPLE_RATE, iter_audio
+from .beam import BeamSearch
 from .model import AcousticModel
+from .words import utterance_confidence
 
 __all__ = ["Transcript", "transcribe_file"]
 
@@ -17,18 +19,25 @@ class Transcript:
     file: str
     text: str
     duration: float  # seconds of audio
-    segments: tuple[dict, ...] = field(default=(), repr=False)  # the finals: text, start, end
+    segments: tuple[dict, ...] = field(default=(), repr=False)  # the finals: text, start, end, words, confidence
+
+    @property
+    def words(self) -> list[dict]:
+        """[{word, start, end, confidence}] over the whole file."""
+        return [w for s in self.segments for w in s["words"]]
 
     def as_dict(self) -> dict:
         return {"file": self.file, "text": self.text, "duration": round(self.duration, 3),
-                "segments": [{k: s[k] for k in ("text", "start", "end")} for s in self.segments]}
+                "confidence": utterance_confidence(self.words), "words": self.words,
+                "segments": [{k: s[k] for k in ("text", "start", "end", "confidence")} for s in self.segments]}
 
 
-def transcribe_file(model: AcousticModel, path: str | Path, block_seconds: float = 30.0) -> Transcript:
-    """Greedy transcript of one file. Raises asr.audio.AudioError for unreadable input."""
+def transcribe_file(model: AcousticModel, path: str | Path, block_seconds: float = 30.0,
+                    beam: BeamSearch | None = None) -> Transcript:
+    """Transcript of one file, greedy or with `beam`. Raises asr.audio.AudioError for unreadable input."""
     from stream.recognizer import finish, initial_stream_state, step
 
-    state, finals = initial_stream_state(model), []
+    state, finals = initial_stream_state(model, beam), []
     for block in iter_audio(path, block_seconds):
         state, events = step(model, state, block)
         finals += [e for e in events if e["type"] == "final"]

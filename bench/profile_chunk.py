@@ -60,7 +60,7 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
             enc = EncoderState(samples=buf.clone(), frames=frames[m:].clone(), pending=z[:, ready:].clone(), rnn=rnn,
                                samples_seen=enc.samples_seen + pcm.numel(), frames_out=enc.frames_out + ready)
             t6 = clock()
-            st, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
+            st, _, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
             t7 = clock()
             for k, a, b in [("pcm", t0, t1), ("logmel", t1, t2), ("frontend", t2, t3), ("lookahead", t3, t4),
                             ("rnn+head", t4, t5), ("state", t5, t6), ("decode", t6, t7)]:

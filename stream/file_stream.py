@@ -50,9 +50,11 @@ def chunks_of(path: str | Path, chunk_samples: int) -> Iterator[np.ndarray]:
 
 
 def stream_file(model: AcousticModel, path: str | Path, on_events: Callable[[list[dict]], None],
-                chunk_ms: int = 100, realtime: bool = False, config: StreamConfig = StreamConfig()) -> StreamStats:
-    """Feed the file in `chunk_ms` chunks; every chunk's events go to `on_events` as they happen."""
-    rec = Recognizer(model, config)
+                chunk_ms: int = 100, realtime: bool = False, config: StreamConfig = StreamConfig(),
+                beam=None) -> StreamStats:
+    """Feed the file in `chunk_ms` chunks; every chunk's events go to `on_events` as they happen.
+    `beam`: an asr.beam.BeamSearch (default: greedy decoding)."""
+    rec = Recognizer(model, config, beam)
     chunk = max(1, SAMPLE_RATE * chunk_ms // 1000)
     times, audio, start = [], 0.0, time.perf_counter()
     for pcm in chunks_of(path, chunk):

@@ -85,7 +85,7 @@ def _pick_device(sd, device) -> tuple[int, dict]:
     return rate, chosen
 
 
-def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[dict]], None]) -> LiveStats:
+def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[dict]], None], beam=None) -> LiveStats:
     """Record and recognise until `cfg.duration` seconds of audio or Ctrl-C; the last final is flushed."""
     import soxr
 
@@ -100,7 +100,7 @@ def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[di
         blocks.put(indata[:, 0].copy())
 
     resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
-    rec = Recognizer(model, cfg.stream)
+    rec = Recognizer(model, cfg.stream, beam)  # beam: an asr.beam.BeamSearch, or None for greedy
     fed = 0
     limit = None if cfg.duration is None else int(cfg.duration * SAMPLE_RATE)
     try:

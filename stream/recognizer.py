@@ -17,14 +17,18 @@ spaces, are exactly the offline transcript, whatever the chunking.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from asr.audio import SAMPLE_RATE
+from asr.beam import BeamSearch
+from asr.decoding import decode_path
 from asr.incremental import EncoderState, encode_chunk, initial_state
 from asr.model import AcousticModel
 from asr.vocab import BLANK, VOCAB
+from asr.words import Emission, emissions_from_path, utterance_confidence, words_from_emissions
 
 from .pcm import PcmStats, to_float_pcm
 
@@ -38,44 +42,65 @@ class StreamConfig:
     trailing_silence: float = 0.8  # seconds of silent frames after speech that end an utterance
     max_utterance: float = 20.0  # longer utterances are cut at the next word boundary ...
     cut_gap: float = 0.25  # ... or the next run of this many seconds of silent frames
+    delay_frames: float = 0.0  # emission delay subtracted from word times (asr.words)
 
 
 @dataclass(frozen=True)
 class StreamState:
     encoder: EncoderState
-    prev_token: int = BLANK  # greedy decoder carry: best token of the last frame
+    prev_token: int = BLANK  # greedy carry: best token of the last frame
     text: str = ""  # current utterance, raw (spaces as decoded)
+    emissions: tuple[Emission, ...] = ()  # greedy characters of `text`, with frames and posteriors
     start_frame: int = -1  # first frame of the current utterance's text (-1: none yet)
     last_char_frame: int = -1  # last frame that emitted a letter or apostrophe
     frames: int = 0  # model frames decoded so far
     byte_carry: bytes = b""  # odd byte of an int16 byte stream
     sanitised: PcmStats = PcmStats()
+    # beam search (asr.beam): the search object is mutable and belongs to this stream alone; the
+    # state keeps the log-probs of the current utterance (for word posteriors) and where it began
+    beam: BeamSearch | None = field(default=None, compare=False)
+    segment_start: int = 0
+    segment_log_probs: tuple[torch.Tensor, ...] = field(default=(), compare=False)
 
 
-def initial_stream_state(model: AcousticModel) -> StreamState:
-    return StreamState(encoder=initial_state(model))
+def initial_stream_state(model: AcousticModel, beam: BeamSearch | None = None) -> StreamState:
+    """A new stream; with `beam` (reused across streams, one stream at a time) finals and partials
+    come from the beam search, otherwise from greedy decoding."""
+    if beam is not None:
+        beam.begin(new_stream=True)
+    return StreamState(encoder=initial_state(model), beam=beam)
 
 
 def _event(kind: str, text: str, start: float, end: float) -> dict:
     return {"type": kind, "text": " ".join(text.split()), "start": round(start, 3), "end": round(end, 3)}
 
 
-def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float) -> dict:
-    return _event("final", text, start_frame * frame_s, (last_char_frame + 1) * frame_s)
+def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float, words: list[dict]) -> dict:
+    event = _event("final", text, start_frame * frame_s, (last_char_frame + 1) * frame_s)
+    event["words"] = words
+    event["confidence"] = utterance_confidence(words)
+    return event
 
 
 def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float):
-    """Greedy decoding with endpointing over new frames; returns (state, finals)."""
-    finals = []
+    """Greedy decoding with endpointing over new frames; returns (state, finals, end frames of the
+    finals within this chunk)."""
+    finals, cuts = [], []
     text, prev, start, last, frame = state.text, state.prev_token, state.start_frame, state.last_char_frame, state.frames
+    emissions = list(state.emissions)
     silence_frames = round(cfg.trailing_silence / frame_s)
     max_frames = round(cfg.max_utterance / frame_s)
     gap_frames = max(1, round(cfg.cut_gap / frame_s))
-    for tok in log_probs.argmax(dim=-1).tolist():
+    best_lp, best = log_probs.max(dim=-1)
+    for i, (tok, lp) in enumerate(zip(best.tolist(), best_lp.tolist())):
         if tok != prev and tok != BLANK:
             if tok != SPACE and start < 0:
                 start = frame
             text += VOCAB[tok]
+            emissions.append(Emission(tok, frame, frame, math.exp(lp)))
+        elif tok == prev and tok != BLANK and emissions:
+            e = emissions[-1]
+            emissions[-1] = Emission(e.token, e.start, frame, e.prob)
         if tok != BLANK and tok != SPACE:
             last = frame  # a held letter is speech too, even though it is not emitted again
         prev = tok
@@ -83,28 +108,83 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
         ended = has_text and frame - last >= silence_frames
         too_long = has_text and frame - start >= max_frames and (tok == SPACE or frame - last >= gap_frames)
         if ended or too_long:
-            finals.append(_final(text, start, last, frame_s))
-            text, start, last = "", -1, -1
+            finals.append(_final(text, start, last, frame_s, words_from_emissions(emissions, frame_s,
+                                                                                  delay_frames=cfg.delay_frames)))
+            cuts.append(i + 1)
+            text, start, last, emissions = "", -1, -1, []
         frame += 1
-    return replace(state, text=text, prev_token=prev, start_frame=start, last_char_frame=last, frames=frame), finals
+    state = replace(state, text=text, prev_token=prev, start_frame=start, last_char_frame=last, frames=frame,
+                    emissions=tuple(emissions))
+    return state, finals, cuts
+
+
+def _beam_segment_end(state: StreamState, greedy_final: dict, cfg: StreamConfig, frame_s: float) -> dict:
+    """The final of the beam segment that just ended, over the span the greedy endpointer found."""
+    words, path = state.beam.end()
+    lp = torch.cat(state.segment_log_probs) if state.segment_log_probs else torch.zeros(0, len(VOCAB))
+    timed = words_from_emissions(emissions_from_path(path, lp, state.segment_start), frame_s, spellings=words,
+                                 delay_frames=cfg.delay_frames)
+    event = _event("final", " ".join(w["word"] for w in timed), greedy_final["start"], greedy_final["end"])
+    event["words"], event["confidence"] = timed, utterance_confidence(timed)
+    return event
+
+
+def _beam_decode(state: StreamState, log_probs: torch.Tensor, finals: list[dict], cuts: list[int],
+                 cfg: StreamConfig, frame_s: float, end_of_stream: bool):
+    """Feed the chunk to the beam search, ending a beam segment at every endpoint the greedy pass found."""
+    beam, done, pos = state.beam, [], 0
+    for final, cut in zip(finals, cuts):
+        piece = log_probs[pos:cut]
+        beam.step(piece)
+        state = replace(state, segment_log_probs=state.segment_log_probs + (piece,))
+        done.append(_beam_segment_end(state, final, cfg, frame_s))
+        beam.begin()
+        state = replace(state, segment_start=state.frames - (log_probs.shape[0] - cut), segment_log_probs=())
+        pos = cut
+    rest = log_probs[pos:]
+    beam.step(rest)
+    state = replace(state, segment_log_probs=state.segment_log_probs + (rest,))
+    if end_of_stream:
+        if state.start_frame >= 0:
+            done.append(_beam_segment_end(state, {"start": state.start_frame * frame_s,
+                                                  "end": (state.last_char_frame + 1) * frame_s}, cfg, frame_s))
+        else:
+            beam.end()
+        beam.begin()
+        state = replace(state, segment_start=state.frames, segment_log_probs=(), text="", start_frame=-1,
+                        last_char_frame=-1, emissions=())
+    return state, done
+
+
+def _beam_partial(state: StreamState) -> str:
+    return decode_path(state.beam.partial_path())
 
 
 def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = StreamConfig(),
          final: bool = False) -> tuple[StreamState, list[dict]]:
     """Feed one chunk; return the new state and the events it caused. A chunk that cannot be
-    converted raises TypeError and leaves `state` as it was (it is immutable)."""
+    converted raises TypeError and leaves `state` as it was (it is immutable; with beam search,
+    only the latest state of a stream can be stepped, since the search cannot branch)."""
     t0 = time.perf_counter()
+    if state.beam is not None and state.beam.stream_frames != state.frames:
+        raise RuntimeError("stale stream state: a beam-search stream can only go on from its latest state")
     samples, carry, stats = to_float_pcm(pcm, state.byte_carry)
     encoder, log_probs = encode_chunk(model, state.encoder, samples, final=final)
     frame_s = model.config.frame_seconds
     before = state.text
     state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
-    state, events = _decode(state, log_probs, cfg, frame_s)
-    if final and state.start_frame >= 0:
-        events.append(_final(state.text, state.start_frame, state.last_char_frame, frame_s))
-        state = replace(state, text="", start_frame=-1, last_char_frame=-1)
-    elif state.text.strip() and (events or state.text != before):
-        events.append(_event("partial", state.text, state.start_frame * frame_s, state.frames * frame_s))
+    state, events, cuts = _decode(state, log_probs, cfg, frame_s)
+    if state.beam is not None:
+        state, events = _beam_decode(state, log_probs, events, cuts, cfg, frame_s, final)
+        partial = _beam_partial(state)
+    else:
+        if final and state.start_frame >= 0:
+            events.append(_final(state.text, state.start_frame, state.last_char_frame, frame_s,
+                                 words_from_emissions(list(state.emissions), frame_s, delay_frames=cfg.delay_frames)))
+            state = replace(state, text="", start_frame=-1, last_char_frame=-1, emissions=())
+        partial = state.text
+    if not final and state.text.strip() and (events or state.text != before):
+        events.append(_event("partial", partial, state.start_frame * frame_s, state.frames * frame_s))
     latency = round((time.perf_counter() - t0) * 1000, 2)
     for e in events:
         e["latency_ms"] = latency
@@ -124,9 +204,10 @@ class Recognizer:
         events = rec.finish()
     """
 
-    def __init__(self, model: AcousticModel, config: StreamConfig = StreamConfig()) -> None:
-        self.model, self.config = model, config
-        self.state = initial_stream_state(model)
+    def __init__(self, model: AcousticModel, config: StreamConfig = StreamConfig(),
+                 beam: BeamSearch | None = None) -> None:
+        self.model, self.config, self.beam = model, config, beam
+        self.state = initial_stream_state(model, beam)
 
     def feed_audio(self, pcm) -> list[dict]:
         self.state, events = step(self.model, self.state, pcm, self.config)
@@ -137,7 +218,8 @@ class Recognizer:
     @property
     def partial(self) -> str:
         """Text of the current (not yet final) utterance; Vosk's PartialResult, DeepSpeech's intermediateDecode."""
-        return " ".join(self.state.text.split())
+        text = _beam_partial(self.state) if self.beam is not None else self.state.text
+        return " ".join(text.split())
 
     def intermediateDecode(self) -> str:
         return self.partial
@@ -151,7 +233,7 @@ class Recognizer:
     finishStream = finish
 
     def reset(self) -> None:
-        self.state = initial_stream_state(self.model)
+        self.state = initial_stream_state(self.model, self.beam)
 
     @property
     def seconds(self) -> float:

@@ -54,8 +54,13 @@ def test_finals_equal_offline_transcript_for_any_chunking(cell, sizes, tmp_path_
     expected = _offline_text(model, _SPEECH, tmp_path_factory.mktemp("o"))
     assert " ".join(f for f in finals if f) == expected
     for e in events:
-        assert set(e) == {"type", "text", "start", "end", "latency_ms"} and e["type"] in ("partial", "final")
+        keys = {"type", "text", "start", "end", "latency_ms"} | ({"words", "confidence"} if e["type"] == "final" else set())
+        assert set(e) == keys and e["type"] in ("partial", "final")
         assert 0 <= e["start"] <= e["end"] and e["latency_ms"] >= 0
+        if e["type"] == "final":  # the words spell the text, in order, with times inside the stream
+            assert " ".join(w["word"] for w in e["words"]) == e["text"]
+            assert all(0 <= w["start"] <= w["end"] and 0 <= w["confidence"] <= 1 for w in e["words"])
+            assert all(a["end"] <= b["start"] for a, b in zip(e["words"], e["words"][1:]))
 
 
 def test_one_sample_chunks_equal_whole(tmp_path):
@@ -77,7 +82,7 @@ def _frames(tokens: str) -> torch.Tensor:
 def test_endpoint_after_trailing_silence_and_text_starts_fresh():
     state = initial_stream_state(_MODELS["gru"])
     cfg = StreamConfig(trailing_silence=0.3)  # 10 frames of 30 ms
-    state, finals = _decode(state, _frames("__hi_" + "_" * 12 + "yo__"), cfg, 0.03)
+    state, finals, _ = _decode(state, _frames("__hi_" + "_" * 12 + "yo__"), cfg, 0.03)
     assert [f["text"] for f in finals] == ["hi"]
     assert finals[0]["start"] == pytest.approx(0.06) and finals[0]["end"] == pytest.approx(0.12)
     assert state.text == "yo" and state.start_frame == 17
@@ -86,7 +91,7 @@ def test_endpoint_after_trailing_silence_and_text_starts_fresh():
 def test_long_utterance_is_cut_at_a_word_boundary():
     state = initial_stream_state(_MODELS["gru"])
     cfg = StreamConfig(trailing_silence=5.0, max_utterance=0.3)  # 10 frames
-    state, finals = _decode(state, _frames("abcdefghijklmn opq rs tuvwxyzabcd ef"), cfg, 0.03)
+    state, finals, _ = _decode(state, _frames("abcdefghijklmn opq rs tuvwxyzabcd ef"), cfg, 0.03)
     # cut at the first space once 10 frames have passed since the utterance began
     assert [f["text"] for f in finals] == ["abcdefghijklmn", "opq rs tuvwxyzabcd"]
     assert state.text == "ef"

@@ -11,7 +11,8 @@ from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
 from asr.audio import AudioError, load_audio
-from asr.decoding import greedy_decode
+from asr.beam import BeamSearch
+from asr.decoding import decode_path, greedy_decode
 from asr.features import feature_lengths
 from asr.model import AcousticModel
 from data.librispeech import Utterance
@@ -46,8 +47,10 @@ def error_rates(refs: list[str], hyps: list[str]) -> tuple[float, float]:
 @torch.inference_mode()
 def evaluate(
     model: AcousticModel, utterances: list[Utterance], batch_seconds: float = 120.0, progress: bool = True,
+    beam: BeamSearch | None = None,
 ) -> EvalResult:
-    """Decode every utterance (audio read, features, model, greedy search all timed for the RTF)."""
+    """Decode every utterance (audio read, features, model and the search all timed for the RTF);
+    greedy, or each utterance whole through `beam`."""
     model.eval()
     order = sorted(utterances, key=lambda u: u.duration)
     refs, hyps, ids, seconds, skipped = [], [], [], 0.0, 0
@@ -72,7 +75,10 @@ def evaluate(
         lens = torch.tensor([len(w) for w in waves])
         feats = model.logmel(pad_sequence(waves, batch_first=True))
         log_probs, out_lens, _ = model(feats, feature_lengths(lens), return_state=False)
-        hyps += greedy_decode(log_probs, out_lens)
+        if beam is None:
+            hyps += greedy_decode(log_probs, out_lens)
+        else:
+            hyps += [_beam_text(beam, lp[: int(n)]) for lp, n in zip(log_probs, out_lens)]
         refs += [u.text for u in kept]
         ids += [u.id for u in kept]
         seconds += float(lens.sum()) / 16000
@@ -80,6 +86,13 @@ def evaluate(
     elapsed = time.perf_counter() - start
     wer, cer = error_rates(refs, hyps)
     return EvalResult(wer, cer, len(refs), seconds, elapsed / max(seconds, 1e-9), skipped, tuple(zip(ids, refs, hyps)))
+
+
+def _beam_text(beam: BeamSearch, log_probs: torch.Tensor) -> str:
+    words, path = beam.decode(log_probs)
+    if words is None:  # lexicon-free: the text is the path's characters
+        return " ".join(decode_path(path).split())
+    return " ".join(words)
 
 
 @torch.inference_mode()
