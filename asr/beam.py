@@ -40,7 +40,7 @@ class HotwordError(ValueError):
 @dataclass(frozen=True)
 class DecoderConfig:
     decoder: str = "greedy"  # greedy | beam
-    beam_size: int = 32
+    beam_size: int = 64
     beam_threshold: float = 25.0  # drop hypotheses this far (log) below the best
     lm: str | None = "default"  # 'default' (bundled), 'none'/None, or an ARPA path (plain or .gz)
     lm_weight: float = 2.0
@@ -168,7 +168,7 @@ class BeamSearch:
 
         lm = str(self.lm_path)
         if boosts:
-            from flashlight.lib.text.decoder import KenLM
+            from flashlight.lib.text.decoder.kenlm import KenLM
             from flashlight.lib.text.dictionary import create_word_dict, load_words
 
             word_dict = create_word_dict(load_words(str(lexicon)))

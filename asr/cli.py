@@ -19,6 +19,8 @@ EXAMPLES = """examples:
   asr train --data corpora/synth --train synth-train --dev synth-dev --cell gru --out runs/gru
   asr bench --json runs/bench.json              speed and memory side by side with PocketSphinx
   asr export --format onnx --out model.onnx     the streaming step for other runtimes
+  asr transcribe talk.wav --decoder beam --format srt     beam search with the bundled LM, subtitles
+  asr lm build --text my-sentences.txt --order 3 --prune 1e-6 --out my.arpa.gz
 """
 
 
@@ -200,6 +202,19 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_lm_build(args) -> int:
+    from .lm import LmError, build_lm
+
+    try:
+        summary = build_lm(Path(args.text), Path(args.out), order=args.order, prune=args.prune,
+                           drop_heldout=args.drop_heldout)
+    except LmError as e:
+        return _fail(str(e), 2)
+    print(f"{summary['lm']}: {summary['order']}-gram, {summary['words']} words from {summary['sentences']} sentences "
+          f"({summary['skipped_sentences']} skipped), {summary['bytes'] / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from train.config import config_from_json
     from train.loop import TrainConfig, TrainingError, train
@@ -324,7 +339,7 @@ def decoding_options(q) -> None:
     g = q.add_argument_group("decoding", "greedy by default; --lm or --hotwords switch to beam search")
     g.add_argument("--decoder", choices=["greedy", "beam"],
                    help="greedy: best character per frame (fastest); beam: beam search with a word LM")
-    g.add_argument("--beam-size", type=int, default=32, help="hypotheses kept per frame (default 32)")
+    g.add_argument("--beam-size", type=int, default=64, help="hypotheses kept per frame (default 64)")
     g.add_argument("--lm", metavar="PATH|default|none",
                    help="ARPA word n-gram LM (plain or .gz; `asr lm build` makes one); default: the bundled 3-gram "
                         "(asr/assets/lm); none: lexicon-free beam search over characters")
@@ -483,6 +498,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="base URL (e.g. https://us.openslr.org/resources/12 or https://openslr.elda.org/resources/12)")
     w.add_argument("--keep-archive", action="store_true", help="keep the .tar.gz after extraction")
     w.set_defaults(func=cmd_download)
+
+    lm = sub.add_parser("lm", help="word n-gram language models for beam search")
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True, metavar="ACTION")
+    lb = lm_sub.add_parser("build", help="train a Kneser-Ney n-gram LM on text (kaldingram), ARPA out",
+                           description="Train a Kneser-Ney smoothed word n-gram LM on sentences (one per line, plain "
+                                       "or .gz; normalised LibriSpeech-style: case folded, lines with characters "
+                                       "outside a-z, apostrophe and space skipped and counted), optionally entropy-"
+                                       "pruned, written as ARPA (gzip when OUT ends in .gz). Use it with "
+                                       "--lm OUT on transcribe/stream/live/eval.")
+    lb.add_argument("--text", required=True, help="sentences, one per line (e.g. librispeech-lm-norm.txt.gz)")
+    lb.add_argument("--order", type=int, default=3, help="n-gram order 1-5 (default 3)")
+    lb.add_argument("--prune", type=float, help="entropy pruning threshold, e.g. 1e-6 (default: no pruning)")
+    lb.add_argument("--drop-heldout", action="store_true",
+                    help="drop the sentences `asr synth` holds out for dev sets (for an honest LM of our text corpus)")
+    lb.add_argument("--out", required=True, help="output ARPA file (.arpa or .arpa.gz)")
+    lb.set_defaults(func=cmd_lm_build)
 
     b = sub.add_parser("bench", help="speed and memory side by side with PocketSphinx on the same audio",
                        description="Streaming RTF and per-chunk compute p50/p95/p99 (one thread) at several chunk "

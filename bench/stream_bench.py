@@ -6,6 +6,9 @@ one thread and reports, per chunk size: real-time factor, per-chunk compute p50/
 long run: peak RSS, RSS growth, and the per-chunk time of the first vs the last 5 minutes (drift).
 
     python bench/stream_bench.py --data corpora/synth --subset synth-dev --minutes 60 --json runs/stream_bench.json
+    python bench/stream_bench.py --data corpora/synth --subset synth-dev --decoder beam --minutes 10 --speed-minutes 2
+
+With --decoder beam the finals and partials come from the beam search with the bundled LM (asr.beam).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 
 from asr.audio import SAMPLE_RATE, load_audio
+from asr.beam import BeamSearch, DecoderConfig
 from asr.checkpoint import load_model
 from data.librispeech import read_subset
 from stream import Recognizer
@@ -45,8 +49,8 @@ def speech_chunks(waves: list[np.ndarray], chunk: int, seconds: float):
             sent += chunk
 
 
-def run(model, waves, chunk_ms: int, seconds: float) -> dict:
-    rec = Recognizer(model)
+def run(model, waves, chunk_ms: int, seconds: float, beam=None) -> dict:
+    rec = Recognizer(model, beam=beam)
     chunk = SAMPLE_RATE * chunk_ms // 1000
     times, rss, finals = [], [], 0
     rss0 = rss_mb()
@@ -80,19 +84,24 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=60.0, help="length of the endurance run (100 ms chunks)")
     p.add_argument("--speed-minutes", type=float, default=5.0, help="audio per chunk size for the RTF table")
     p.add_argument("--chunks", default="20,40,100,200")
+    p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
+    p.add_argument("--beam-size", type=int, default=DecoderConfig.beam_size)
+    p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
     p.add_argument("--json", help="write the results here too")
     args = p.parse_args()
+    beam = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm)) if args.decoder == "beam" else None
 
     torch.set_num_threads(1)
     model = load_model(args.model)
     utts, _ = read_subset(args.data, args.subset)
     waves = [load_audio(u.path) for u in utts[:200]]
-    results = {"model": args.model or "bundled", "threads": 1, "speed": [], "endurance": None}
+    results = {"model": args.model or "bundled", "threads": 1, "speed": [], "endurance": None,
+               "decoder": args.decoder, "beam_size": args.beam_size if beam else None, "lm": args.lm if beam else None}
     for c in [int(x) for x in args.chunks.split(",")]:
-        r = run(model, waves, c, args.speed_minutes * 60)
+        r = run(model, waves, c, args.speed_minutes * 60, beam)
         results["speed"].append(r)
         print(f"chunk {c:4d} ms: RTF {r['rtf']:.4f}  p50 {r['p50_ms']:.2f} ms  p95 {r['p95_ms']:.2f} ms", flush=True)
-    r = run(model, waves, 100, args.minutes * 60)
+    r = run(model, waves, 100, args.minutes * 60, beam)
     results["endurance"] = r
     print(f"endurance {r['audio_seconds'] / 60:.0f} min at 100 ms: RTF {r['rtf']:.4f}, p50 {r['p50_ms']:.2f} ms, "
           f"p95 {r['p95_ms']:.2f} ms, {r['finals']} finals, peak RSS {r['peak_rss_mb']:.0f} MB, "
