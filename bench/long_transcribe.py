@@ -3,8 +3,9 @@
 Writes FLAC files of the given lengths (the `asr bench` audio repeated, written block by block so
 this script stays small too), runs `asr transcribe --threads 1` on each in a separate process and
 reports its wall time, time per audio hour, and two peaks: the process's ru_maxrss (what
-`/usr/bin/time` shows; it includes the interpreter's exit, where libtorch's teardown touches about
-130 MB more) and the peak while transcribing (VmHWM read just before exit).
+`/usr/bin/time` shows) and the peak while transcribing (VmHWM read just before exit). The `asr`
+command exits hard after flushing (asr.cli.entry), as the child here does; with
+ASR_BENCH_SLOW_EXIT=1 it exits normally, and libtorch's teardown then touches about 100 MB more.
 
     python bench/long_transcribe.py --minutes 10,60 --json runs/long_transcribe.json
 """
@@ -27,12 +28,14 @@ from asr.bench_audio import bench_audio
 
 # runs `asr transcribe` in-process and prints the peak RSS before the interpreter tears down
 CHILD = """
-import sys
-from asr.cli import main
+import os, sys
+from asr.cli import QUICK_EXIT, main
 status = main(sys.argv[1:])
 sys.stdout.flush()
 hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]
-print(f'VmHWM_kB {hwm}', file=sys.stderr)
+print(f'VmHWM_kB {hwm}', file=sys.stderr, flush=True)
+if sys.argv[1] in QUICK_EXIT and not os.environ.get('ASR_BENCH_SLOW_EXIT'):
+    os._exit(status)  # as the `asr` command does (asr.cli.entry)
 sys.exit(status)
 """
 

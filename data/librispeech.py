@@ -1,6 +1,6 @@
 """Reader for the LibriSpeech layout, for the real corpus and for corpora made by `asr synth`:
 
-    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac
+    <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac   (or .wav/.opus/.ogg)
     <root>/LibriSpeech/<subset>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
 
 Entries that cannot be used (missing or unreadable audio, audio without transcript, empty
@@ -29,6 +29,7 @@ from asr.vocab import invalid_chars, normalize_text
 __all__ = ["MANIFEST_NAME", "Utterance", "SubsetReport", "subset_dir", "read_subset", "read_subsets"]
 
 MANIFEST_NAME = ".asr-manifest.json"
+AUDIO_SUFFIXES = {".flac", ".wav", ".opus", ".ogg"}  # LibriSpeech is FLAC; data.pack writes Opus
 MANIFEST_VERSION = 1
 
 
@@ -155,7 +156,7 @@ def read_subset(
     """
     base = subset_dir(root, subset)
     trans_files = sorted(base.glob("*/*/*.trans.txt"))
-    audio_files = sorted(base.glob("*/*/*.flac"))
+    audio_files = sorted(f for f in base.glob("*/*/*.*") if f.suffix in AUDIO_SUFFIXES)
     fingerprint = _fingerprint(base, trans_files + audio_files)
     manifest = base / MANIFEST_NAME
     if cache and (hit := _load_manifest(manifest, base, subset, fingerprint)) is not None:
