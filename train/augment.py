@@ -1,6 +1,8 @@
-"""On-the-fly augmentation: speed perturbation, additive noise and reverberation on the waveform
+"""On-the-fly augmentation: speed perturbation, pitch shift, reverberation, additive noise (files,
+synthetic white/pink/brown, babble of other utterances), telephone band and gain on the waveform
 (in the data workers, one seeded generator per utterance so a resumed run sees the same audio),
-and SpecAugment on the batch of features (in the training loop)."""
+and SpecAugment on the batch of features (in the training loop). The effects are in effects.py;
+PRESETS maps `--augment NAME` to TrainConfig values."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -11,14 +13,31 @@ import torch.nn.functional as F
 import torchaudio
 import torchaudio.functional as AF
 
-from asr.audio import AudioError, load_audio
+from asr.audio import SAMPLE_RATE, AudioError, load_audio
 
-__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "WaveAugment", "list_audio", "spec_augment"]
+from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
+
+__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "list_audio", "spec_augment"]
 
 SPEEDS = (0.9, 1.0, 1.1)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 # speed s: read the samples as if recorded at s * 16 kHz and resample back to 16 kHz (pitch and tempo change)
 _RESAMPLE = {0.9: (9, 10), 1.1: (11, 10)}
+PITCH_SEMITONES = 2.0  # pitch shift uniform in +-this
+BABBLE_TALKERS = (3, 6)  # other utterances mixed into one babble
+BABBLE_POOL = 100  # babble comes from this many training utterances (each worker caches them all)
+BABBLE_MAX_SECONDS = 8.0  # of each cached babble source
+GAIN_DB = (-20.0, 6.0)
+PHONE_BANDPASS_PROB = PHONE_MU_LAW_PROB = 0.5  # within --telephone: 300-3400 Hz band, mu-law round trip
+
+# `--augment NAME`: TrainConfig values (explicit options override them). "full": every utterance a
+# different speaker/room/channel/level with moderate probabilities, SpecAugment on top;
+# rir_prob and noise_prob act only with --rir-dir / --noise-dir.
+PRESETS: dict[str, dict] = {
+    "none": {},
+    "full": {"speed_perturb": True, "pitch_shift": 0.3, "rir_prob": 0.3, "noise_prob": 0.2,
+             "colored_noise": 0.2, "babble": 0.2, "telephone": 0.1, "gain": 0.5},
+}
 
 
 def list_audio(folder: Path | None) -> list[Path]:
@@ -40,27 +59,94 @@ def _load_cached(path: Path) -> torch.Tensor | None:
     return x if len(x) else None
 
 
+@lru_cache(maxsize=BABBLE_POOL)
+def _load_babble(path: Path) -> torch.Tensor | None:
+    x = _load_cached.__wrapped__(path)
+    return None if x is None else x[: int(BABBLE_MAX_SECONDS * SAMPLE_RATE)].clone()
+
+
+def babble_pool(paths: list[Path], seed: int, size: int = BABBLE_POOL) -> list[Path]:
+    """A fixed random subset of the training audio to make babble from (bounded loading cost)."""
+    pick = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed))[:size]
+    return [paths[i] for i in sorted(pick.tolist())]
+
+
+def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * float(torch.rand(1, generator=g))
+
+
+def _happens(p: float, g: torch.Generator) -> bool:
+    """Draws from g only when the effect is on, so turning one on leaves the others' draws as before."""
+    return p > 0 and float(torch.rand(1, generator=g)) < p
+
+
 class WaveAugment:
     """wave (N,) float32 16 kHz, generator, speed -> augmented wave. The speed is chosen by the batch
-    sampler (it must know the perturbed durations); noise and reverberation are drawn here."""
+    sampler (it must know the perturbed durations); everything else is drawn here, in this order:
+    pitch shift, reverberation, file noise, coloured noise, babble, telephone band, gain. Each
+    probability (and the files) at 0/empty turns that effect off."""
 
     def __init__(self, speed: bool = False, noises: list[Path] = (), rirs: list[Path] = (),
-                 snr: tuple[float, float] = (5.0, 20.0), noise_prob: float = 0.5, rir_prob: float = 0.5) -> None:
+                 snr: tuple[float, float] = (5.0, 20.0), noise_prob: float = 0.5, rir_prob: float = 0.5, *,
+                 pitch: float = 0.0, colored: float = 0.0, colored_snr: tuple[float, float] = (5.0, 30.0),
+                 babble: float = 0.0, babble_sources: list[Path] = (), babble_snr: tuple[float, float] = (10.0, 30.0),
+                 telephone: float = 0.0, gain: float = 0.0) -> None:
         self.speed, self.noises, self.rirs = speed, list(noises), list(rirs)
         self.snr, self.noise_prob, self.rir_prob = snr, noise_prob, rir_prob
+        self.pitch, self.colored, self.colored_snr = pitch, colored, colored_snr
+        self.babble_sources = list(babble_sources) if babble > 0 else []
+        self.babble, self.babble_snr = (babble if self.babble_sources else 0.0), babble_snr
+        self.telephone, self.gain = telephone, gain
+        probs = {"noise_prob": noise_prob, "rir_prob": rir_prob, "pitch-shift": pitch, "colored-noise": colored,
+                 "babble": babble, "telephone": telephone, "gain": gain}
+        for name, p in probs.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
 
     @property
     def active(self) -> bool:
-        return self.speed or bool(self.noises) or bool(self.rirs)
+        return (self.speed or bool(self.noises) or bool(self.rirs)
+                or any(p > 0 for p in (self.pitch, self.colored, self.babble, self.telephone, self.gain)))
 
-    def __call__(self, wave: torch.Tensor, g: torch.Generator, speed: float = 1.0) -> torch.Tensor:
+    def __call__(self, wave: torch.Tensor, g: torch.Generator, speed: float = 1.0,
+                 source: Path | None = None) -> torch.Tensor:
+        """`source`: the utterance's own file, never used in its babble."""
         if self.speed and speed != 1.0:
             wave = AF.resample(wave, *_RESAMPLE[speed])
+        if _happens(self.pitch, g):
+            wave = pitch_shift(wave, _uniform(g, -PITCH_SEMITONES, PITCH_SEMITONES))
         if self.rirs and float(torch.rand(1, generator=g)) < self.rir_prob:
             wave = self._reverberate(wave, self.rirs[int(torch.randint(len(self.rirs), (1,), generator=g))])
         if self.noises and float(torch.rand(1, generator=g)) < self.noise_prob:
             wave = self._add_noise(wave, self.noises[int(torch.randint(len(self.noises), (1,), generator=g))], g)
+        if _happens(self.colored, g):
+            color = list(COLORS)[int(torch.randint(len(COLORS), (1,), generator=g))]
+            wave = mix_at_snr(wave, colored_noise(len(wave), color, g), _uniform(g, *self.colored_snr))
+        if _happens(self.babble, g):
+            wave = mix_at_snr(wave, self._babble(len(wave), g, source), _uniform(g, *self.babble_snr))
+        if _happens(self.telephone, g):
+            wave = telephone(wave, bool(torch.rand(1, generator=g) < PHONE_BANDPASS_PROB),
+                             bool(torch.rand(1, generator=g) < PHONE_MU_LAW_PROB))
+        if _happens(self.gain, g):
+            wave = apply_gain(wave, _uniform(g, *GAIN_DB))
         return wave
+
+    def _babble(self, n: int, g: torch.Generator, source: Path | None) -> torch.Tensor:
+        """3-6 other utterances, each at a random offset (looped when short) and at equal RMS, summed."""
+        others = [p for p in self.babble_sources if p != source]
+        talkers = int(torch.randint(BABBLE_TALKERS[0], BABBLE_TALKERS[1] + 1, (1,), generator=g))
+        mix = torch.zeros(n)
+        for i in torch.randperm(len(others), generator=g)[:talkers].tolist():
+            x = _load_babble(others[i])
+            if x is None or n == 0:
+                continue
+            x = x.repeat(n // len(x) + 2)
+            start = int(torch.randint(len(x) - n + 1, (1,), generator=g))
+            x = x[start: start + n]
+            rms = float(x.pow(2).mean().sqrt())
+            if rms > 1e-4:  # a silent stretch is left out rather than amplified
+                mix += x / rms
+        return mix
 
     def _reverberate(self, wave: torch.Tensor, path: Path) -> torch.Tensor:
         rir = _load_cached(path)
@@ -68,7 +154,7 @@ class WaveAugment:
             return wave
         rir = rir / rir.norm().clamp_min(1e-8)
         peak = int(rir.abs().argmax())  # align the direct path with the original so CTC timing holds
-        out = AF.fftconvolve(wave, rir)[peak: peak + len(wave)]
+        out = fft_convolve(wave, rir)[peak: peak + len(wave)]
         return out * (wave.abs().max() / out.abs().max().clamp_min(1e-8))
 
     def _add_noise(self, wave: torch.Tensor, path: Path, g: torch.Generator) -> torch.Tensor:

@@ -35,6 +35,14 @@ class TrainConfig:
     noise_prob: float = 0.5
     rir_dir: Path | None = None  # room impulse responses convolved in
     rir_prob: float = 0.5
+    augment: str = "none"  # the preset the options came from (train.augment.PRESETS), for the record
+    pitch_shift: float = 0.0  # probability of a pitch shift within +-2 semitones (tempo kept)
+    colored_noise: float = 0.0  # probability of white/pink/brown noise at colored_snr
+    colored_snr: tuple[float, float] = (5.0, 30.0)
+    babble: float = 0.0  # probability of babble from 3-6 other training utterances at babble_snr
+    babble_snr: tuple[float, float] = (10.0, 30.0)
+    telephone: float = 0.0  # probability of an 8 kHz telephone channel (band-pass, mu-law each half the time)
+    gain: float = 0.0  # probability of a gain change of -20..+6 dB (clipped)
     # optimisation
     lr: float = 2e-3
     weight_decay: float = 1e-2
@@ -75,7 +83,9 @@ def config_from_json(path: Path, **overrides) -> TrainConfig:
     for key in ("data", "out", "noise_dir", "rir_dir", "init"):
         raw[key] = Path(raw[key]) if raw.get(key) is not None else None
     raw["train_subsets"] = tuple(raw["train_subsets"])
-    raw["noise_snr"] = tuple(raw["noise_snr"])
+    for key in ("noise_snr", "colored_snr", "babble_snr"):
+        if key in raw:
+            raw[key] = tuple(raw[key])
     known = {f.name for f in fields(TrainConfig)}
     raw = {k: v for k, v in raw.items() if k in known}
     raw.update({k: v for k, v in overrides.items() if v is not None})

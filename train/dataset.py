@@ -81,7 +81,7 @@ class SpeechDataset(Dataset):
         except AudioError:
             return "unreadable audio"
         if self.augment is not None:
-            wave = self.augment(wave, torch.Generator().manual_seed(seed), speed)
+            wave = self.augment(wave, torch.Generator().manual_seed(seed), speed, self.utterances[idx].path)
         with torch.inference_mode():
             feats = self.logmel(wave[None])[0].clone()
         if self.cache is not None:  # every epoch (the first too) sees the same float16-rounded features

