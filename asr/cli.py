@@ -93,6 +93,12 @@ def cmd_transcribe(args) -> int:
 
     if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
         return _fail(f"--format {args.format} with several files needs --output-dir (one subtitle file each)", 2)
+    if args.output_dir:
+        stems = [Path(f).stem for f in args.files]
+        clash = sorted({s for s in stems if stems.count(s) > 1})
+        if clash:
+            return _fail(f"--output-dir: several inputs are named {clash[0]!r}; their outputs would overwrite "
+                         "each other (give them distinct names or separate runs)", 2)
     _set_threads(args.threads)
     model = _load_model_or_exit(args.model)
     beam = _beam_or_exit(args)

@@ -33,15 +33,17 @@ class Transcript:
 
 
 def transcribe_file(model: AcousticModel, path: str | Path, block_seconds: float = 30.0,
-                    beam: BeamSearch | None = None) -> Transcript:
-    """Transcript of one file, greedy or with `beam`. Raises asr.audio.AudioError for unreadable input."""
-    from stream.recognizer import finish, initial_stream_state, step
+                    beam: BeamSearch | None = None, config=None) -> Transcript:
+    """Transcript of one file, greedy or with `beam` (config: a stream.StreamConfig, for endpointing
+    and the emission delay). Raises asr.audio.AudioError for unreadable input."""
+    from stream.recognizer import StreamConfig, finish, initial_stream_state, step
 
+    config = config or StreamConfig()
     state, finals = initial_stream_state(model, beam), []
     for block in iter_audio(path, block_seconds):
-        state, events = step(model, state, block)
+        state, events = step(model, state, block, config)
         finals += [e for e in events if e["type"] == "final"]
-    state, events = finish(model, state)
+    state, events = finish(model, state, config)
     finals += [e for e in events if e["type"] == "final"]
     text = " ".join(e["text"] for e in finals if e["text"])
     return Transcript(str(path), text, state.encoder.samples_seen / SAMPLE_RATE, tuple(finals))

@@ -108,6 +108,19 @@ def cues(words: list[dict], max_seconds: float = 6.0, max_chars: int = 42, pause
         cur.append(w)
     if cur:
         out.append(_cue(cur))
+    return _no_overlap(out)
+
+
+def _no_overlap(cues_: list[dict]) -> list[dict]:
+    """A cue ends no later than the next one starts; a cue left without duration joins the next."""
+    out: list[dict] = []
+    for cue in reversed(cues_):
+        if out and cue["end"] > out[0]["start"]:
+            cue = {**cue, "end": out[0]["start"]}
+            if cue["end"] <= cue["start"]:
+                out[0] = {"start": cue["start"], "end": out[0]["end"], "text": cue["text"] + " " + out[0]["text"]}
+                continue
+        out.insert(0, cue)
     return out
 
 

@@ -41,11 +41,12 @@ import torch
 from asr.align import forced_words
 from asr.audio import SAMPLE_RATE
 from asr.beam import BeamSearch, DecoderConfig
-from asr.checkpoint import DEFAULT_MODEL, load_model
+from asr.checkpoint import DEFAULT_MODEL, load_model, save_model
 from asr.transcribe import transcribe_file
 from data.synth import sentence_split
 from data.voices import available_voices, draw_params
 from data.word_timing import espeak_words
+from stream.recognizer import StreamConfig
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "sentences.txt.gz"  # ../shared
 TOLERANCE = 0.100  # seconds
@@ -111,6 +112,9 @@ def utterance(voice, sentence: str, rng: random.Random) -> tuple[np.ndarray, lis
     return audio.astype(np.float32), onsets
 
 
+RAW = StreamConfig(delay_frames=0.0)  # raw frame times: the delay is what this script measures
+
+
 def run(args) -> dict:
     torch.set_num_threads(1)
     model = load_model(args.model or DEFAULT_MODEL)
@@ -137,7 +141,7 @@ def run(args) -> dict:
                 counts["words"] += len(ref)
                 counts["words_with_onset"] += sum(t is not None for _, t in ref)
                 for name, search in (("greedy", None), ("beam", beam)):
-                    hyp = transcribe_file(model, wav, beam=search).words
+                    hyp = transcribe_file(model, wav, beam=search, config=RAW).words
                     counts["hyp_words"][name] += len(hyp)
                     matched = matched_errors(ref, hyp)
                     pairs[name][i % 2] += matched
@@ -157,7 +161,8 @@ def run(args) -> dict:
     for m in METHODS:
         both = pairs[m][0] + pairs[m][1]
         d = best_delay(pairs[m][0], frame_s)
-        results[m] = {"all": stats(both), "matched_fraction": round(len(both) / counts["words_with_onset"], 4),
+        results[m] = {"best_delay_frames_all": best_delay(both, frame_s), "all": stats(both),
+                      "matched_fraction": round(len(both) / counts["words_with_onset"], 4),
                       "best_delay_frames": d, "best_delay_ms": round(d * frame_s * 1000, 1),
                       "held_out_half": stats(pairs[m][1]), "held_out_half_with_delay": stats(pairs[m][1], d * frame_s),
                       "all_with_delay": stats(both, d * frame_s),
@@ -199,9 +204,17 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the report here")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--write-delay", metavar="OUT.pt",
+                   help="save a copy of the model with the forced-alignment delay (estimated on all sentences) "
+                        "in its metadata (emission_delay_frames), which the recognizer then applies by default")
     args = p.parse_args(argv)
     report = run(args)
     print(table(report))
+    if args.write_delay:
+        model = load_model(args.model or DEFAULT_MODEL)
+        delay = report["results"]["forced"]["best_delay_frames_all"]
+        save_model(args.write_delay, model, meta={**model.meta, "emission_delay_frames": delay})
+        print(f"{args.write_delay}: emission_delay_frames = {delay}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

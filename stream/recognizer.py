@@ -42,7 +42,15 @@ class StreamConfig:
     trailing_silence: float = 0.8  # seconds of silent frames after speech that end an utterance
     max_utterance: float = 20.0  # longer utterances are cut at the next word boundary ...
     cut_gap: float = 0.25  # ... or the next run of this many seconds of silent frames
-    delay_frames: float = 0.0  # emission delay subtracted from word times (asr.words)
+    # emission delay (model frames) subtracted from word and utterance times; None: the model's own,
+    # measured by bench/timestamps.py and stored in its checkpoint (meta "emission_delay_frames")
+    delay_frames: float | None = None
+
+
+def emission_delay(model, cfg: StreamConfig) -> float:
+    if cfg.delay_frames is not None:
+        return cfg.delay_frames
+    return float(getattr(model, "meta", {}).get("emission_delay_frames", 0.0))
 
 
 @dataclass(frozen=True)
@@ -75,14 +83,16 @@ def _event(kind: str, text: str, start: float, end: float) -> dict:
     return {"type": kind, "text": " ".join(text.split()), "start": round(start, 3), "end": round(end, 3)}
 
 
-def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float, words: list[dict]) -> dict:
-    event = _event("final", text, start_frame * frame_s, (last_char_frame + 1) * frame_s)
+def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float, words: list[dict],
+           delay: float = 0.0) -> dict:
+    start = max(0.0, (start_frame - delay) * frame_s)
+    event = _event("final", text, start, max(start, (last_char_frame + 1 - delay) * frame_s))
     event["words"] = words
     event["confidence"] = utterance_confidence(words)
     return event
 
 
-def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float):
+def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float, delay: float = 0.0):
     """Greedy decoding with endpointing over new frames; returns (state, finals, end frames of the
     finals within this chunk)."""
     finals, cuts = [], []
@@ -108,8 +118,8 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
         ended = has_text and frame - last >= silence_frames
         too_long = has_text and frame - start >= max_frames and (tok == SPACE or frame - last >= gap_frames)
         if ended or too_long:
-            finals.append(_final(text, start, last, frame_s, words_from_emissions(emissions, frame_s,
-                                                                                  delay_frames=cfg.delay_frames)))
+            finals.append(_final(text, start, last, frame_s,
+                                 words_from_emissions(emissions, frame_s, delay_frames=delay), delay))
             cuts.append(i + 1)
             text, start, last, emissions = "", -1, -1, []
         frame += 1
@@ -118,26 +128,26 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
     return state, finals, cuts
 
 
-def _beam_segment_end(state: StreamState, greedy_final: dict, cfg: StreamConfig, frame_s: float) -> dict:
+def _beam_segment_end(state: StreamState, greedy_final: dict, frame_s: float, delay: float) -> dict:
     """The final of the beam segment that just ended, over the span the greedy endpointer found."""
     words, path = state.beam.end()
     lp = torch.cat(state.segment_log_probs) if state.segment_log_probs else torch.zeros(0, len(VOCAB))
     timed = words_from_emissions(emissions_from_path(path, lp, state.segment_start), frame_s, spellings=words,
-                                 delay_frames=cfg.delay_frames)
+                                 delay_frames=delay)
     event = _event("final", " ".join(w["word"] for w in timed), greedy_final["start"], greedy_final["end"])
     event["words"], event["confidence"] = timed, utterance_confidence(timed)
     return event
 
 
 def _beam_decode(state: StreamState, log_probs: torch.Tensor, finals: list[dict], cuts: list[int],
-                 cfg: StreamConfig, frame_s: float, end_of_stream: bool):
+                 frame_s: float, delay: float, end_of_stream: bool):
     """Feed the chunk to the beam search, ending a beam segment at every endpoint the greedy pass found."""
     beam, done, pos = state.beam, [], 0
     for final, cut in zip(finals, cuts):
         piece = log_probs[pos:cut]
         beam.step(piece)
         state = replace(state, segment_log_probs=state.segment_log_probs + (piece,))
-        done.append(_beam_segment_end(state, final, cfg, frame_s))
+        done.append(_beam_segment_end(state, final, frame_s, delay))
         beam.begin()
         state = replace(state, segment_start=state.frames - (log_probs.shape[0] - cut), segment_log_probs=())
         pos = cut
@@ -146,8 +156,8 @@ def _beam_decode(state: StreamState, log_probs: torch.Tensor, finals: list[dict]
     state = replace(state, segment_log_probs=state.segment_log_probs + (rest,))
     if end_of_stream:
         if state.start_frame >= 0:
-            done.append(_beam_segment_end(state, {"start": state.start_frame * frame_s,
-                                                  "end": (state.last_char_frame + 1) * frame_s}, cfg, frame_s))
+            span = _final("", state.start_frame, state.last_char_frame, frame_s, [], delay)
+            done.append(_beam_segment_end(state, span, frame_s, delay))
         else:
             beam.end()
         beam.begin()
@@ -173,14 +183,15 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
     frame_s = model.config.frame_seconds
     before = state.text
     state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
-    state, events, cuts = _decode(state, log_probs, cfg, frame_s)
+    delay = emission_delay(model, cfg)
+    state, events, cuts = _decode(state, log_probs, cfg, frame_s, delay)
     if state.beam is not None:
-        state, events = _beam_decode(state, log_probs, events, cuts, cfg, frame_s, final)
+        state, events = _beam_decode(state, log_probs, events, cuts, frame_s, delay, final)
         partial = _beam_partial(state)
     else:
         if final and state.start_frame >= 0:
             events.append(_final(state.text, state.start_frame, state.last_char_frame, frame_s,
-                                 words_from_emissions(list(state.emissions), frame_s, delay_frames=cfg.delay_frames)))
+                                 words_from_emissions(list(state.emissions), frame_s, delay_frames=delay), delay))
             state = replace(state, text="", start_frame=-1, last_char_frame=-1, emissions=())
         partial = state.text
     if not final and state.text.strip() and (events or state.text != before):
