@@ -76,7 +76,6 @@ def iter_audio(path: str | Path, block_seconds: float = 30.0) -> Iterator[np.nda
     Raises AudioError (possibly after some blocks were yielded, e.g. for a truncated FLAC).
     """
     import soundfile as sf
-    import soxr
 
     path = Path(path)
     _check_file(path)
@@ -87,6 +86,8 @@ def iter_audio(path: str | Path, block_seconds: float = 30.0) -> Iterator[np.nda
     with f:
         resampler = None
         if f.samplerate != SAMPLE_RATE:
+            import soxr  # only when resampling: 16 kHz corpora load without it (e.g. on a bare GPU machine)
+
             resampler = soxr.ResampleStream(f.samplerate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         block_frames = max(1, int(block_seconds * f.samplerate))
         while True:

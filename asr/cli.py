@@ -282,6 +282,28 @@ def cmd_rirs(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from train.compare import STAGES, CompareConfig, run_compare
+    from train.loop import TrainingError
+
+    try:
+        cfg = CompareConfig(
+            data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev, out=Path(args.out),
+            params=args.params, layers=args.layers, seeds=args.seeds, budget_minutes=args.budget_minutes,
+            epochs=args.epochs, batch_seconds=args.batch_seconds, lr=args.lr, warmup_steps=args.warmup_steps,
+            device=args.device, threads=args.threads, report=Path(args.report),
+            stages=tuple(args.stages.split(",")) if args.stages else STAGES,
+            stream_seconds=args.stream_seconds, probe_gaps=tuple(float(x) for x in args.probe_gaps.split(",") if x),
+            probe_scale=args.probe_scale,
+        )
+        run_compare(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        return _fail(str(e), 2)
+    except TrainingError as e:
+        return _fail(str(e), 1)
+    return 0
+
+
 def cmd_download(args) -> int:
     from data.download import LIBRISPEECH_MD5, DownloadError, fetch_subset
 
@@ -587,6 +609,35 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization")
     x.add_argument("--out", required=True, help="output file (.onnx for ONNX)")
     x.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("compare", help="train and measure GRU, LSTM and vanilla RNN the same way; write a report",
+                       description="Train gru, lstm and rnn at matched parameter counts (and at the same hidden "
+                                   "size) with the same data, schedule and budget, measure them (dev WER/CER, WER by "
+                                   "length, streaming RTF and latency, gradient flow, keyword recall after a gap) "
+                                   "and write a Markdown report with plots. Finished runs are skipped on a rerun.")
+    c.add_argument("--data", required=True, help="corpus root (holding LibriSpeech/<subset>)")
+    c.add_argument("--train", required=True, help="training subsets, comma-separated")
+    c.add_argument("--dev", required=True, help="dev subset")
+    c.add_argument("--out", required=True, help="folder for runs/, results.json")
+    c.add_argument("--params", type=int, default=1_000_000, help="parameter budget of the matched runs (default 1M)")
+    c.add_argument("--layers", type=int, default=3)
+    c.add_argument("--seeds", type=int, default=2, help="seeds of the matched runs (default 2)")
+    budget = c.add_mutually_exclusive_group()
+    budget.add_argument("--budget-minutes", type=float,
+                        help="minutes of training per run (dev evaluations not counted)")
+    budget.add_argument("--epochs", type=int, help="epochs per run (default 10 when no budget is given)")
+    c.add_argument("--batch-seconds", type=float, default=200.0)
+    c.add_argument("--lr", type=float, default=2e-3)
+    c.add_argument("--warmup-steps", type=int, default=100)
+    c.add_argument("--device", default="auto", help="training and gradient flow: auto, cpu, cuda or cuda:N")
+    c.add_argument("--threads", type=int, help="torch CPU threads for training, gradient flow and the probe")
+    c.add_argument("--stages", help="comma-separated, default all: train,gradflow,measure,probe,report")
+    c.add_argument("--report", default="docs/comparison.md", help="the Markdown report; PNGs go next to it")
+    c.add_argument("--stream-seconds", type=float, default=60.0, help="dev audio streamed per model (default 60)")
+    c.add_argument("--probe-gaps", default="0.5,1,2,4,8", help="keyword probe gaps in seconds")
+    c.add_argument("--probe-scale", type=float, default=1.0,
+                   help="fraction of the keyword probe's clips and epochs (default 1: about 4 CPU minutes)")
+    c.set_defaults(func=cmd_compare)
     return p
 
 

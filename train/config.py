@@ -18,6 +18,10 @@ class TrainConfig:
     model: ModelConfig = ModelConfig()
     epochs: int = 20
     max_minutes: float | None = None  # stop (after the current epoch's evaluation) past this budget
+    # also evaluate (log.csv row, best.pt/last.pt) every this many minutes of training; evaluation time is then not
+    # counted in the minutes (log.csv, max_minutes, LR schedule), and with max_minutes the run stops at the first
+    # evaluation past the budget instead of at the end of the epoch
+    eval_every_minutes: float | None = None
     # data
     batch_seconds: float = 200.0  # padded audio per (global) batch, summed over all processes
     max_duration: float | None = None  # skip (and count) longer utterances

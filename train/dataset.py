@@ -23,7 +23,8 @@ from data.librispeech import Utterance
 
 from .augment import WaveAugment
 
-__all__ = ["SKIP_REASONS", "Example", "Batch", "SpeechDataset", "collate", "ctc_frames_needed", "feature_stats"]
+__all__ = ["SKIP_REASONS", "Example", "Batch", "SpeechDataset", "collate", "ctc_frames_needed", "feature_stats",
+           "fill_cache"]
 
 SKIP_REASONS = ("unreadable audio", "zero-length audio", "transcript too long for the audio")
 
@@ -62,11 +63,13 @@ class SpeechDataset(Dataset):
     """Index with an int, or with (index, seed, global_batch_size, speed) from BucketBatchSampler."""
 
     def __init__(self, utterances: list[Utterance], stride: int, augment: WaveAugment | None = None,
-                 cache_features: bool = False) -> None:
+                 cache_features: bool = False, cache: dict[str, torch.Tensor] | None = None) -> None:
+        """cache: a feature cache (audio path -> float16 log-mel) to share with other datasets and runs."""
         self.utterances = utterances
         self.stride = stride
         self.augment = augment if augment is not None and augment.active else None
-        self.cache: dict[int, torch.Tensor] | None = {} if cache_features and self.augment is None else None
+        use_cache = cache_features and self.augment is None
+        self.cache: dict[str, torch.Tensor] | None = (cache if cache is not None else {}) if use_cache else None
         self.logmel = LogMel()
 
     def __len__(self) -> int:
@@ -74,8 +77,9 @@ class SpeechDataset(Dataset):
 
     def features(self, idx: int, seed: int = 0, speed: float = 1.0) -> torch.Tensor | str:
         """Log-mel T x n_mels of utterance `idx` (augmented with `seed` at `speed`), or why it is unusable."""
-        if self.cache is not None and idx in self.cache:
-            return self.cache[idx].float()
+        key = str(self.utterances[idx].path)
+        if self.cache is not None and key in self.cache:
+            return self.cache[key].float()
         try:
             wave = torch.from_numpy(load_audio(self.utterances[idx].path))
         except AudioError:
@@ -85,8 +89,8 @@ class SpeechDataset(Dataset):
         with torch.inference_mode():
             feats = self.logmel(wave[None])[0].clone()
         if self.cache is not None:  # every epoch (the first too) sees the same float16-rounded features
-            self.cache[idx] = feats.half()
-            return self.cache[idx].float()
+            self.cache[key] = feats.half()
+            return self.cache[key].float()
         return feats
 
     def __getitem__(self, key) -> tuple[Example | str, int]:
@@ -123,6 +127,21 @@ def collate(items: list[tuple[Example | str, int]]) -> Batch:
 
 def _identity(item):
     return item
+
+
+def fill_cache(dataset: SpeechDataset, workers: int = 0) -> int:
+    """Compute (in `workers` processes) the features of every utterance not yet in the dataset's cache;
+    returns how many were added. Runs that share the cache then start with all features in memory."""
+    if dataset.cache is None:
+        return 0
+    todo = [i for i, u in enumerate(dataset.utterances) if str(u.path) not in dataset.cache]
+    loader = DataLoader(dataset, batch_size=None, sampler=todo, num_workers=workers, collate_fn=_identity)
+    added = 0
+    for i, (ex, _) in zip(todo, loader):
+        if not isinstance(ex, str):  # exact: the features a worker returns were already rounded to float16
+            dataset.cache[str(dataset.utterances[i].path)] = ex.feats.half()
+            added += 1
+    return added
 
 
 def feature_stats(dataset: SpeechDataset, max_utterances: int = 2000, workers: int = 0,

@@ -53,7 +53,8 @@ def select(utterances: list[Utterance], cfg: TrainConfig) -> tuple[list[Utteranc
     return kept, skipped
 
 
-def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
+def prepare_inputs(cfg: TrainConfig, d: Dist, say, feature_cache: dict | None = None) -> Inputs:
+    """feature_cache: an in-memory feature cache shared with other runs (used only when features are cached)."""
     progress = None if d.main else False
 
     def read():
@@ -92,8 +93,9 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say) -> Inputs:
     sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
                                  d.rank, d.world_size, SPEEDS if cfg.speed_perturb else (1.0,))
     return Inputs(
-        SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache),
-        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features is not False and workers == 0),
+        SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache, cache=feature_cache),
+        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features is not False and workers == 0,
+                      cache=feature_cache),
         sampler, workers, skipped, train_seconds,
     )
 

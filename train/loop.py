@@ -85,15 +85,16 @@ def _check_resumable(state: dict, cfg: TrainConfig) -> None:
         raise StateError("cannot resume: the model configuration differs from the saved run's")
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
+    """feature_cache: log-mel features (audio path -> float16) shared between runs in one process (train.compare)."""
     d = distributed.setup(cfg.device)
     try:
-        return _train(cfg, d)
+        return _train(cfg, d, feature_cache)
     finally:
         distributed.cleanup(d)
 
 
-def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
+def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
     say = print if d.main else (lambda *a, **k: None)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -109,7 +110,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
     if state is not None:
         _check_resumable(state, cfg)
     amp = amp_dtype(cfg, d.device, say)
-    inputs = prepare_inputs(cfg, d, say)
+    inputs = prepare_inputs(cfg, d, say, feature_cache)
 
     model = AcousticModel(cfg.model)
     if state is not None:
@@ -158,7 +159,36 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
             atomic_save(_train_state(model, opt, sched, scaler, step, epoch, position, best, global_sums,
                                      skipped, cfg), cfg.out / STATE_NAME)
 
-    bad_in_a_row, epoch, stop, lr = 0, first_epoch, False, sched.lr(step)
+    def evaluate_and_save(label: str, epoch: int, train_loss: float, audio_rate: float, skips: dict) -> None:
+        """Dev loss/WER/CER, a log row, last.pt and best.pt (rank 0)."""
+        nonlocal best
+        if not d.main:
+            return
+        minutes = sched.minutes()  # of training, at this evaluation
+        dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_loader(inputs, cfg.batch_seconds, d.device), d.device, amp)
+        wer, cer = error_rates(refs, hyps)
+        log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}", "train_loss": round(train_loss, 4),
+                 "dev_loss": round(dev_loss, 4), "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr,
+                 "audio_s_per_s": round(audio_rate, 1), "skipped": sum(skips.values())})
+        meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
+                "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
+        save_model(cfg.out / "last.pt", model, meta)
+        if (wer, cer) < best:
+            best = (wer, cer)
+            save_model(cfg.out / "best.pt", model, meta)
+        say(f"{label}: train loss {train_loss:.2f}, dev loss {dev_loss:.2f}, dev WER {wer:.2f}% CER {cer:.2f}%, "
+            f"{audio_rate:.0f} audio s/s ({minutes:.1f} min); skipped: {format_counts(skips)} "
+            f"(left out before training: {format_counts(inputs.index_skipped)})")
+
+    def not_training(since: float) -> float:
+        """With frequent evaluations, time spent evaluating is not training time (the budget, log.csv's minutes);
+        returns when the next evaluation is due (at the latest, when the budget is spent)."""
+        distributed.barrier(d)  # the other processes have waited for rank 0's evaluation
+        sched.exclude(time.time() - since)
+        return min(sched.minutes() + cfg.eval_every_minutes, cfg.max_minutes or math.inf)
+
+    bad_in_a_row, epoch, stop, lr, evaluated_at = 0, first_epoch, False, sched.lr(step), -1
+    next_eval = not_training(time.time()) if cfg.eval_every_minutes else None
     for epoch in range(first_epoch, cfg.epochs + 1):
         loader = train_loader(inputs, epoch, pos, d.device, cfg.seed)
         net.train()
@@ -198,36 +228,37 @@ def _train(cfg: TrainConfig, d: distributed.Dist) -> TrainResult:
                             audio_s_per_s=f"{seconds_now * d.world_size / (time.time() - t0):.0f}")
             if step % cfg.checkpoint_every == 0:
                 save_state(epoch, pos)
+            if next_eval is not None and distributed.broadcast_flag(d, sched.minutes() >= next_eval):
+                e0 = time.time()
+                loss_sum, utts = distributed.all_sum(d, sums[:2])
+                evaluate_and_save(f"epoch {epoch}, step {step}", epoch, loss_sum / max(utts, 1),
+                                  seconds_now * d.world_size / max(e0 - t0, 1e-9), skipped)
+                next_eval = not_training(e0)
+                t0 += time.time() - e0
+                evaluated_at = step
+                net.train()
+                stop = distributed.broadcast_flag(d, cfg.max_minutes is not None and sched.minutes() >= cfg.max_minutes)
+                if stop:
+                    break
         bar.close()
+        if stop:  # the budget ran out at an evaluation inside the epoch
+            save_state(epoch, pos)
+            say(f"stopping: time budget of {cfg.max_minutes} min reached")
+            break
         train_time = time.time() - t0
         loss_sum, utts, _, *counts, seconds_all = distributed.all_sum(
             d, [*sums, *(skipped[r] for r in COUNTED), seconds_now])
         epoch_skipped = dict(zip(COUNTED, map(int, counts)))
         audio_rate = seconds_all / max(train_time, 1e-9)
-        if d.main:
-            dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_loader(inputs, cfg.batch_seconds, d.device),
-                                                     d.device, amp)
-            wer, cer = error_rates(refs, hyps)
-            minutes = sched.minutes()
-            say(f"epoch {epoch}: train loss {loss_sum / max(utts, 1):.2f}, dev loss {dev_loss:.2f}, dev WER "
-                f"{wer:.2f}% CER {cer:.2f}%, {audio_rate:.0f} audio s/s ({minutes:.1f} min); "
-                f"skipped: {format_counts(epoch_skipped)} (left out before training: "
-                f"{format_counts(inputs.index_skipped)})")
-            log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}",
-                     "train_loss": round(loss_sum / max(utts, 1), 4), "dev_loss": round(dev_loss, 4),
-                     "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr,
-                     "audio_s_per_s": round(audio_rate, 1),
-                     "skipped": sum(epoch_skipped.values())})
-            meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
-                    "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
-            save_model(cfg.out / "last.pt", model, meta)
-            if (wer, cer) < best:
-                best = (wer, cer)
-                save_model(cfg.out / "best.pt", model, meta)
-            stop = cfg.max_minutes is not None and minutes >= cfg.max_minutes
+        e0 = time.time()
+        if evaluated_at != step:  # not just evaluated inside the epoch
+            evaluate_and_save(f"epoch {epoch}", epoch, loss_sum / max(utts, 1), audio_rate, epoch_skipped)
+        if next_eval is not None:
+            next_eval = not_training(e0)
+        stop = distributed.broadcast_flag(d, cfg.max_minutes is not None and sched.minutes() >= cfg.max_minutes)
         pos, sums, skipped = 0, [0.0, 0.0, 0.0], Counter()
         save_state(epoch + 1, 0)
-        if distributed.broadcast_flag(d, stop):
+        if stop:
             say(f"stopping: time budget of {cfg.max_minutes} min reached")
             break
     if trace is not None:

@@ -18,6 +18,10 @@ class LRSchedule:
     def minutes(self) -> float:
         return self.earlier_minutes + (time.time() - self._start) / 60
 
+    def exclude(self, seconds: float) -> None:
+        """Do not count `seconds` just spent (e.g. evaluating) as training time."""
+        self._start += seconds
+
     def progress(self, step: int) -> float:
         frac = step / max(1, self.total_steps)
         if self.max_minutes:
