@@ -26,13 +26,16 @@ $PY -c "import torch, torchaudio, soundfile; assert torch.cuda.is_available(); p
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true
 
 if [ "$STAGE" = check ]; then
-  # 1. smoke: two short epochs through the whole pipeline (Opus decoding, workers, AMP, dev WER)
+  # 1. smoke: one epoch of b1 with the train stage's recipe (Opus decoding, full augmentation in 14
+  #    workers, AMP, dev WER): the throughput the train stage will get
   $PY -m asr train --data $DATA --train b1 --dev synth-dev --out /tmp/runs/smoke --epochs 1 --device cuda \
-      --workers 12 --batch-seconds 800 2>&1 | tr '\r' '\n' | grep -v '%|' | tail -6
+      --init asr/assets/default.pt --dropout 0.15 --freq-warp 0.12 --time-stretch 0.1 --augment full \
+      --rir-dir corpora/rirs --lr 1.5e-3 --warmup-steps 200 --workers 14 --batch-seconds ${BATCH:-600} 2>&1 \
+      | tr '\r' '\n' | grep -v '%|' | tail -6
   cp /tmp/runs/smoke/log.csv "$OUTDIR/smoke-log.csv"
   # 2. throughput per mixed-precision mode (epoch 2 of 30 min of audio, 12 workers)
   for amp in auto fp16 off; do
-    $PY bench/train_throughput.py --data $DATA --train b1 --dev synth-dev --minutes 30 --modes fly-w12 \
+    $PY bench/train_throughput.py --data $DATA --train b1 --dev synth-dev --minutes 20 --modes fly-w12 \
         --device cuda --amp $amp --threads 4 --batch-seconds 800 --json "$OUTDIR/throughput-$amp.json" | tail -2
   done
   # 3. killed mid-run with SIGKILL, then resumed: the run must finish with one log row per epoch
