@@ -26,6 +26,7 @@ $PY -c "import torch, torchaudio, soundfile; assert torch.cuda.is_available(); p
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true
 
 if [ "$STAGE" = check ]; then
+  set +e +o pipefail  # one failing check must not hide the others
   # 1. smoke: one epoch of b1 with the train stage's recipe (Opus decoding, full augmentation in 14
   #    workers, AMP, dev WER): the throughput the train stage will get
   $PY -m asr train --data $DATA --train b1 --dev synth-dev --out /tmp/runs/smoke --epochs 1 --device cuda \
@@ -42,8 +43,9 @@ if [ "$STAGE" = check ]; then
   rm -rf /tmp/runs/resume
   $PY -m asr train --data $DATA --train b1 --dev synth-dev --out /tmp/runs/resume --epochs 2 --device cuda \
       --batch-seconds 400 --checkpoint-every 10 --workers 12 --speed-perturb > /tmp/resume1.log 2>&1 & PID=$!
-  for _ in $(seq 240); do
+  for _ in $(seq 120); do
     sleep 0.5
+    kill -0 $PID 2>/dev/null || { echo "resume check: the run ended before step 20"; tail -5 /tmp/resume1.log; break; }
     if $PY - <<'EOF' 2>/dev/null; then break; fi
 import sys, torch
 s = torch.load('/tmp/runs/resume/train_state.pt', weights_only=True, map_location='cpu')
