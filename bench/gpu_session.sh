@@ -65,7 +65,9 @@ MIN=${TRAIN_MINUTES:-7}
 RIRS=()
 [ -d corpora/rirs ] && RIRS=(--rir-dir corpora/rirs)
 AUG=(${AUGMENT:---augment full})
-timeout $(( (${MIN%.*} + 2) * 60 )) $PY -m asr train --data $DATA --train b1,b2 --dev synth-dev --out /tmp/runs/default \
+SUBSETS=$(cd $DATA/LibriSpeech && ls -d b? | paste -sd,)  # the packed training parts that are there
+echo "training on $SUBSETS"
+timeout $(( (${MIN%.*} + 2) * 60 )) $PY -m asr train --data $DATA --train $SUBSETS --dev synth-dev --out /tmp/runs/default \
     --init asr/assets/default.pt --cell gru --hidden 384 --layers 3 --dropout 0.15 --freq-warp 0.12 --time-stretch 0.1 \
     "${AUG[@]}" "${RIRS[@]}" --lr ${LR:-1.5e-3} --warmup-steps 200 --batch-seconds ${BATCH:-600} \
     --epochs 200 --max-minutes "$MIN" --device cuda --workers 14 --checkpoint-every 500 2>&1 | tr '\r' '\n' \

@@ -1,9 +1,10 @@
 """Real human speech for checks: the LibriVox clips of Debian's `pocketsphinx-testdata`
-(Sense and Sensibility, chapter 1; 5 clips, 25 s) copied into a LibriSpeech-layout subset so that
-`asr eval` can score them:
+(Sense and Sensibility, chapter 1; 5 clips, 25 s) or its spoken card names ("ten of clubs"; 5
+short command-like clips) copied into a LibriSpeech-layout subset so that `asr eval` can score them:
 
-    python -m data.pocketsphinx_clips --out corpora/real      # then
+    python -m data.pocketsphinx_clips --out corpora/real                 # then
     asr eval --data corpora/real --subset librivox
+    python -m data.pocketsphinx_clips --out corpora/real --set cards     # subset "cards"
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import soundfile as sf
 
 from asr.audio import load_audio
 
-SOURCE = Path("/usr/share/pocketsphinx/test/data/librivox")
+DATA = Path("/usr/share/pocketsphinx/test/data")
+SOURCE = DATA / "librivox"
 SPEAKER, CHAPTER = 9000, 1
 
 __all__ = ["SOURCE", "make_subset"]
@@ -23,7 +25,8 @@ __all__ = ["SOURCE", "make_subset"]
 
 def make_subset(out: Path, subset: str = "librivox", source: Path = SOURCE) -> Path:
     """Write <out>/LibriSpeech/<subset>/9000/1/*.flac + trans.txt; returns the chapter folder."""
-    trans = source / "transcription"
+    trans = next((t for t in [source / "transcription", *sorted(source.glob("*.transcription"))] if t.is_file()),
+                 source / "transcription")
     if not trans.is_file():
         raise FileNotFoundError(f"{trans} not found; install it with: sudo apt-get install pocketsphinx-testdata")
     chapter = Path(out) / "LibriSpeech" / subset / str(SPEAKER) / str(CHAPTER)
@@ -44,9 +47,10 @@ def make_subset(out: Path, subset: str = "librivox", source: Path = SOURCE) -> P
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="corpus root")
-    p.add_argument("--subset", default="librivox")
+    p.add_argument("--set", choices=["librivox", "cards"], default="librivox", help="which clips (default librivox)")
+    p.add_argument("--subset", help="subset name (default: the --set name)")
     args = p.parse_args()
-    print(make_subset(Path(args.out), args.subset))
+    print(make_subset(Path(args.out), args.subset or args.set, DATA / args.set))
 
 
 if __name__ == "__main__":
