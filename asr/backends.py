@@ -8,10 +8,7 @@ checkpoint (float32 or int8), or an `ExportedModel` for a TorchScript or ONNX ex
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
 import warnings
 import zipfile
 from dataclasses import fields
@@ -26,6 +23,7 @@ from .export import METADATA_KEY
 from .features import LogMel, num_frames
 from .incremental import EncoderState
 from .model import ModelConfig
+from .native import quiet_native_stderr
 from .vocab import VOCAB
 
 __all__ = ["ExportedModel", "load_any_model", "model_kind"]
@@ -42,22 +40,6 @@ def model_kind(path: Path) -> str:
         with open(path, "rb") as f:  # an ONNX ModelProto starts with field 1 (ir_version, a varint): 0x08
             return "onnx" if f.read(1) == b"\x08" else "checkpoint"
     return "torchscript" if any(n.endswith("/extra/asr.json") or "/code/" in n for n in names) else "checkpoint"
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C++ warnings printed straight to file descriptor 2 (loading an int8 TorchScript file warns,
-    from C++, that quantized tensor creation is deprecated upstream; it works in the pinned torch)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class ExportedModel:
@@ -139,7 +121,7 @@ class ExportedModel:
 
 def _open_torchscript(path: Path) -> tuple[object, str]:
     extra = {"asr.json": ""}
-    with _quiet_stderr():
+    with quiet_native_stderr():  # int8 TorchScript loading warns from C++ (deprecation)
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
     return module, extra["asr.json"]
 

@@ -15,16 +15,14 @@ run at the same time need one each.
 """
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .lm import LmError, lm_vocabulary, resolve_lm, write_lexicon
+from .native import quiet_native_stderr
 from .vocab import BLANK, VOCAB, invalid_chars, normalize_text
 
 __all__ = ["DecoderConfig", "BeamSearch", "load_hotwords", "HotwordError"]
@@ -119,20 +117,6 @@ def _boosted_lm(kenlm, word_dict, boosts: dict[str, float], oov: set[str], lm_we
     return BoostedLM()
 
 
-@contextmanager
-def _quiet_native_stderr():
-    """KenLM prints loading chatter (progress stars, 'build a binary file') on file descriptor 2."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class BeamSearch:
     def __init__(self, cfg: DecoderConfig) -> None:
         from torchaudio.models.decoder import ctc_decoder
@@ -157,7 +141,7 @@ class BeamSearch:
             lexicon = Path(tmp) / "lexicon.txt"
             write_lexicon([*vocab.words, *(w.upper() for w in sorted(oov))], lexicon)
             try:
-                with _quiet_native_stderr():
+                with quiet_native_stderr():
                     self.decoder = self._build(lexicon, boosts, oov, vocab.words, common)
             except RuntimeError as e:  # KenLM's parse errors arrive as RuntimeError
                 raise LmError(f"{self.lm_path}: cannot load language model ({str(e).splitlines()[0][:120]})") from None

@@ -6,7 +6,7 @@ Stages (each can run alone, on another machine, and again):
   features, schedule and budget; a finished run (best.pt and done.json) is skipped, an interrupted one resumed.
   Imports nothing that needs a speech synthesiser, so it runs on a bare GPU machine.
 - gradflow: gradient norm of the last output w.r.t. the input at each lag, trained and untrained (train.grad_flow).
-- measure: on this machine's CPU, one thread: dev WER/CER (greedy), WER by utterance length, streaming RTF
+- measure: on this machine's CPU, one thread: dev WER/CER (greedy and beam + LM), WER by utterance length, streaming RTF
   and per-chunk latency, checkpoint size (train.compare_measure).
 - probe: keyword recall after a gap of faint noise, a classifier per cell and gap (train.keyword_probe; espeak-ng).
 - report: the Markdown report and its plots from OUT/results.json and the runs' log.csv (train.compare_report).

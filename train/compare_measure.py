@@ -1,6 +1,6 @@
 """`asr compare`'s measure stage: what each trained model costs and achieves on this machine's CPU, one thread.
 
-Per run: dev WER/CER with greedy decoding (the beam + LM slot is filled once the project has such a decoder),
+Per run: dev WER/CER with greedy decoding and with beam search + the bundled LM,
 WER by utterance-length bucket, streaming real-time factor and per-chunk compute time through the streaming
 recognizer (asr.bench.bench_stream: wall clock and this thread's CPU time), and the checkpoint size.
 """
@@ -35,9 +35,12 @@ def wer_by_length(hypotheses, durations: dict[str, float], edges=LENGTH_EDGES) -
 
 
 def beam_lm_rates(model, utterances) -> tuple[float, float] | None:
-    """SLOT for beam search with a language model (being added to the project by another engineer): return its
-    (WER, CER) on `utterances` here once a decoder exists; until then None, and the report shows a dash."""
-    return None
+    """(WER, CER) on `utterances` with the beam search and the bundled LM (asr.beam, the defaults of
+    `asr eval --decoder beam`)."""
+    from asr.beam import BeamSearch, DecoderConfig
+
+    result = evaluate(model, utterances, progress=False, beam=BeamSearch(DecoderConfig("beam")))
+    return result.wer, result.cer
 
 
 def measure_run(path, utterances, audio, chunk_ms: int) -> dict:

@@ -140,8 +140,8 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
         "- Train audio s/s: median over epochs of audio seconds trained per second, evaluation time excluded, on the "
         "training device.",
         "- Dev WER/CER: greedy decoding of best.pt over the whole dev set (measure stage; † = the training log's "
-        "best, the measure stage has not run). Beam+LM: filled in once the project has a beam-search decoder with a "
-        "language model (`train.compare_measure.beam_lm_rates`).",
+        "best, the measure stage has not run). Beam+LM: the same with `--decoder beam` (beam 64, the bundled "
+        "3-gram LM, weight 2; `train.compare_measure.beam_lm_rates`).",
         f"- Streaming: the recognizer (`stream.step`) fed {cfg['chunk_ms']} ms chunks of {cfg['stream_seconds']:g} s "
         "of dev speech on one CPU thread, medians of 3 passes, by the CPU time of the measuring thread (on a shared "
         "machine the wall clock also counts other processes; both are in results.json).",
