@@ -9,6 +9,8 @@ demo: setup
 	@echo "== asr transcribe asr/assets/sample.flac"
 	$(VENV)/bin/asr transcribe asr/assets/sample.flac
 	@echo "(reference: $$(cat asr/assets/sample.txt))"
+	@echo "== asr transcribe asr/assets/sample.flac --decoder beam  (beam search with the bundled word 3-gram LM)"
+	$(VENV)/bin/asr transcribe asr/assets/sample.flac --decoder beam
 	@echo "== asr stream asr/assets/sample.flac --realtime  (the streaming path, paced like a microphone)"
 	$(VENV)/bin/asr stream asr/assets/sample.flac --realtime --stats
 	@echo "With a microphone: .venv/bin/asr live   (asr devices lists inputs; Ctrl-C stops)"
