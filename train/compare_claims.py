@@ -164,6 +164,14 @@ def _memory_claims(results: dict) -> list[str]:
             verdict = "No cell recalls the keyword above chance level at the longest gaps here."
         else:
             verdict = f"Best at the longest gaps: {best.upper()}" + ("." if best == "lstm" else ", not the LSTM.")
+        unfit = [c for c in CELLS if max(r["train_accuracy"] for r in probe["cells"][c]["results"]) < 0.6]
+        if unfit:  # a cell that cannot even fit its training clips has a learning-speed problem, not a memory one
+            verdict += (" But " + " and ".join(c.upper() for c in unfit) + (" does" if len(unfit) == 1 else " do")
+                        + " not fit even the training clips at the shortest gap (best training accuracy "
+                        + ", ".join(f"{c.upper()} {100 * max(r['train_accuracy'] for r in probe['cells'][c]['results']):.0f}%"
+                                    for c in unfit)
+                        + f" after {probe['cells'][unfit[0]]['results'][0]['steps']} steps): that measures how fast "
+                        "the cell learns with PyTorch's default initialisation, not how long it can remember.")
         lines.append(f"- **\"Vanilla RNNs fail on long-range dependencies; LSTMs excel at long-term memory\"**: "
                      f"keyword recall (below): longest gap recalled with >= {GOOD_ACCURACY:.0%} held-out accuracy: "
                      f"{text}; mean accuracy at the {' and '.join(f'{g:g}' for g in long_gaps)} s gaps: "
@@ -181,7 +189,17 @@ def _memory_claims(results: dict) -> list[str]:
     return lines or ["- **Long-range dependencies**: not measured yet (the probe and measure stages have not run)."]
 
 
+def _maturity(results: dict) -> list[str]:
+    """How far training got: conclusions about accuracy mean little while every cell is still near 100% WER."""
+    best = [min(v) for c in CELLS if (v := _values(results, c, _wer))]
+    if not best or min(best) < 50:
+        return []
+    return [f"- **Read with care**: after this budget the best run is still at {min(best):.1f}% dev WER, so every "
+            "cell is early in training; the accuracy comparisons below are about how fast each cell starts to "
+            "learn, not about what it reaches. A longer `--budget-minutes` (or `--epochs`) answers the latter."]
+
+
 def claims(results: dict, out: Path) -> list[str]:
     logs = {name: read_log(Path(out) / "runs" / name) for name in results["runs"]}  # for time-to-WER
-    return [*_param_claims(results), *_train_claims(results, logs), *_realtime_claims(results),
+    return [*_maturity(results), *_param_claims(results), *_train_claims(results, logs), *_realtime_claims(results),
             *_gradient_claims(results), *_memory_claims(results)]
