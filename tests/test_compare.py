@@ -97,7 +97,7 @@ def test_asr_compare_smoke(tiny_corpus, tmp_path, capsys):
     for name, run in runs.items():
         assert {"params", "hidden", "macs_per_audio_s", "train", "measure"} <= set(run), name
         assert run["measure"]["device"]["device"] == "cpu" and run["measure"]["stream"]["rtf"] > 0
-        assert run["measure"]["beam_lm_wer"] is None  # the slot for a beam+LM decoder
+        assert 0 <= run["measure"]["beam_lm_wer"] and 0 <= run["measure"]["beam_lm_cer"]  # beam + bundled LM
         assert run["train"]["audio_s_per_s"] > 0
         saved = torch.load(out / "runs" / name / "best.pt", weights_only=True)
         model_params = count_parameters(AcousticModel(ModelConfig(**saved["config"])))
