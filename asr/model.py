@@ -76,6 +76,13 @@ class AcousticModel(nn.Module):
         self.rnn = CELLS[c.cell](
             c.hidden, c.hidden, c.layers, batch_first=True, dropout=c.dropout if c.layers > 1 else 0.0,
         )
+        if c.cell == "lstm":  # forget-gate bias 1 (Jozefowicz et al., 2015): keep the state by default at the start
+            with torch.no_grad():  # of training; PyTorch's default (about 0) makes the LSTM slow to start learning
+                for name, p in self.rnn.named_parameters():
+                    if name.startswith("bias_ih"):
+                        p[c.hidden: 2 * c.hidden].fill_(1.0)  # gate order: input, forget, cell, output
+                    elif name.startswith("bias_hh"):
+                        p[c.hidden: 2 * c.hidden].zero_()
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
 

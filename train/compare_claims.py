@@ -171,7 +171,7 @@ def _memory_claims(results: dict) -> list[str]:
                         + ", ".join(f"{c.upper()} {100 * max(r['train_accuracy'] for r in probe['cells'][c]['results']):.0f}%"
                                     for c in unfit)
                         + f" after {probe['cells'][unfit[0]]['results'][0]['steps']} steps): that measures how fast "
-                        "the cell learns with PyTorch's default initialisation, not how long it can remember.")
+                        "the cell learns, not how long it can remember.")
         lines.append(f"- **\"Vanilla RNNs fail on long-range dependencies; LSTMs excel at long-term memory\"**: "
                      f"keyword recall (below): longest gap recalled with >= {GOOD_ACCURACY:.0%} held-out accuracy: "
                      f"{text}; mean accuracy at the {' and '.join(f'{g:g}' for g in long_gaps)} s gaps: "

@@ -127,7 +127,8 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
         f"{cfg['lookahead']}, "
         f"dropout {cfg['dropout']}, CTC over characters, AdamW lr {cfg['lr']} ({cfg['warmup_steps']} warm-up steps, "
         f"cosine decay over the budget), {cfg['batch_seconds']:g} s of audio per batch, SpecAugment, the same data "
-        f"order for the same seed; budget: {budget}.",
+        f"order for the same seed; budget: {budget}. Initialisation: PyTorch's defaults, except the LSTM's "
+        "forget-gate bias, set to 1 as is usual (asr.model).",
         f"- Matched runs: hidden size solved per cell for {cfg['params']:,} parameters (within 5%), seeds "
         f"0-{cfg['seeds'] - 1}. Same-hidden runs: every cell at the GRU's matched hidden size "
         f"({results['same_hidden']['hidden']}), seed 0 only (the GRU's is its matched seed-0 run).",
