@@ -53,8 +53,12 @@ def setup(device: str) -> Dist:
     return Dist(rank, world_size, local_rank, dev)
 
 
-def cleanup(d: Dist) -> None:
+def cleanup(d: Dist, sync: bool = False) -> None:
+    """End the process group; with `sync` (a run that ended normally) after a barrier, so that no process
+    tears its connections down while another is still using them (gloo then aborts the other one)."""
     if d.distributed and dist.is_initialized():
+        if sync:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -89,9 +89,12 @@ def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
     """feature_cache: log-mel features (audio path -> float16) shared between runs in one process (train.compare)."""
     d = distributed.setup(cfg.device)
     try:
-        return _train(cfg, d, feature_cache)
-    finally:
+        result = _train(cfg, d, feature_cache)
+    except BaseException:
         distributed.cleanup(d)
+        raise
+    distributed.cleanup(d, sync=True)
+    return result
 
 
 def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
