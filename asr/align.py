@@ -15,7 +15,7 @@ import torch
 from .incremental import encode_chunk, initial_state
 from .model import AcousticModel
 from .vocab import BLANK, encode, normalize_text
-from .words import Emission, words_from_emissions
+from .words import emissions_from_path, words_from_emissions
 
 __all__ = ["forced_words"]
 
@@ -34,7 +34,5 @@ def forced_words(model: AcousticModel, audio: np.ndarray | torch.Tensor, text: s
     if not targets or log_probs.shape[0] < needed:
         raise ValueError(f"{log_probs.shape[0]} frames cannot hold the {len(targets)} characters of {text!r}")
     path, _ = AF.forced_align(log_probs[None].float(), torch.tensor([targets], dtype=torch.int32), blank=BLANK)
-    path = path[0]
-    spans = AF.merge_tokens(path, log_probs[torch.arange(len(path)), path].exp(), blank=BLANK)
-    emissions = [Emission(s.token, s.start, s.end - 1, float(log_probs[s.start, s.token].exp())) for s in spans]
+    emissions = emissions_from_path(path[0].tolist(), log_probs.float())
     return words_from_emissions(emissions, model.config.frame_seconds, delay_frames=delay_frames)

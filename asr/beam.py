@@ -2,7 +2,7 @@
 
     search = BeamSearch(DecoderConfig(decoder="beam", lm="default"))
     words, path = search.decode(log_probs)                      # one utterance, T x V
-    search.begin(); search.step(lp1); search.step(lp2); search.partial(); words, path = search.end()
+    search.begin(); search.step(lp1); search.step(lp2); search.partial_path(); words, path = search.end()
 
 The lexicon is every word of the LM that a-z and apostrophe can spell (others are skipped and
 counted), plus the hot-words. Hot-words get `boost` added to their log score (in the units of the
@@ -44,10 +44,6 @@ class DecoderConfig:
     lm_weight: float = 2.0
     word_score: float = 0.0
     hotwords: tuple[tuple[str, float], ...] = ()  # (word, boost)
-
-    @property
-    def is_beam(self) -> bool:
-        return self.decoder == "beam"
 
 
 def load_hotwords(path: str | Path, default_boost: float = DEFAULT_BOOST) -> tuple[tuple[str, float], ...]:
@@ -124,12 +120,12 @@ class BeamSearch:
         self.cfg = cfg
         self.lm_path = resolve_lm(cfg.lm)
         self.skipped_words = 0
+        self.frames = self.stream_frames = 0  # frames of the current utterance / of the stream
         common = dict(tokens=TOKENS, beam_size=cfg.beam_size, beam_threshold=cfg.beam_threshold,
                       lm_weight=cfg.lm_weight, blank_token="<blank>", sil_token="|", unk_word="<unk>")
         if self.lm_path is None:
             self.spells_words = False
             self.decoder = ctc_decoder(lexicon=None, lm=None, **common)
-            self.frames = self.stream_frames = 0
             return
         self.spells_words = True
         vocab = lm_vocabulary(self.lm_path)
@@ -145,7 +141,6 @@ class BeamSearch:
                     self.decoder = self._build(lexicon, boosts, oov, vocab.words, common)
             except RuntimeError as e:  # KenLM's parse errors arrive as RuntimeError
                 raise LmError(f"{self.lm_path}: cannot load language model ({str(e).splitlines()[0][:120]})") from None
-        self.frames = self.stream_frames = 0
 
     def _build(self, lexicon: Path, boosts: dict, oov: set, words, common: dict):
         from torchaudio.models.decoder import ctc_decoder

@@ -16,12 +16,7 @@ def greedy_step(log_probs: torch.Tensor, prev: int = BLANK) -> tuple[str, int]:
     if log_probs.shape[0] == 0:
         return "", prev
     best = log_probs.argmax(dim=-1).tolist()
-    chars = []
-    for tok in best:
-        if tok != prev and tok != BLANK:
-            chars.append(VOCAB[tok])
-        prev = tok
-    return "".join(chars), prev
+    return decode_path(best, prev), best[-1]
 
 
 def greedy_decode(log_probs: torch.Tensor, lens: torch.Tensor) -> list[str]:
@@ -29,9 +24,10 @@ def greedy_decode(log_probs: torch.Tensor, lens: torch.Tensor) -> list[str]:
     return [" ".join(greedy_step(lp[: int(n)])[0].split()) for lp, n in zip(log_probs, lens)]
 
 
-def decode_path(path: list[int]) -> str:
-    """A frame path (one token per frame) -> its text: repeats collapsed, blanks removed."""
-    chars, prev = [], BLANK
+def decode_path(path: list[int], prev: int = BLANK) -> str:
+    """A frame path (one token per frame) following a frame whose token was `prev` -> its text:
+    repeats collapsed, blanks removed."""
+    chars = []
     for tok in path:
         if tok != prev and tok != BLANK:
             chars.append(VOCAB[tok])

@@ -28,25 +28,18 @@ class Emission:
     prob: float  # posterior of the token at its first frame
 
 
-def emissions_from_path(path: list[int], log_probs: torch.Tensor, first_frame: int, prev: int = BLANK,
-                        last: Emission | None = None) -> list[Emission]:
-    """Emissions of a path over T frames (`log_probs` T x V) numbered from `first_frame`.
-
-    `prev` is the token of the frame before; if it continues a run, `last` (the emission of that
-    run) is returned extended as the first element, so chunked calls give the emissions of the whole.
-    """
-    out: list[Emission] = [last] if last is not None and path and path[0] == prev and prev != BLANK else []
+def emissions_from_path(path: list[int], log_probs: torch.Tensor, first_frame: int = 0) -> list[Emission]:
+    """Emissions of a path over T frames (`log_probs` T x V) numbered from `first_frame`."""
     if not path:
-        return out
+        return []
+    out: list[Emission] = []
     probs = log_probs.gather(1, torch.tensor(path)[:, None]).squeeze(1).exp().tolist()
+    prev = BLANK
     for i, tok in enumerate(path):
-        if tok == BLANK:
-            prev = tok
-            continue
-        if tok == prev and out:
+        if tok != BLANK and tok == prev:
             e = out[-1]
             out[-1] = Emission(e.token, e.start, first_frame + i, e.prob)
-        else:
+        elif tok != BLANK:
             out.append(Emission(tok, first_frame + i, first_frame + i, probs[i]))
         prev = tok
     return out

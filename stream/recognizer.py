@@ -187,14 +187,13 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
     state, events, cuts = _decode(state, log_probs, cfg, frame_s, delay)
     if state.beam is not None:
         state, events = _beam_decode(state, log_probs, events, cuts, frame_s, delay, final)
-        partial = _beam_partial(state)
     else:
         if final and state.start_frame >= 0:
             events.append(_final(state.text, state.start_frame, state.last_char_frame, frame_s,
                                  words_from_emissions(list(state.emissions), frame_s, delay_frames=delay), delay))
             state = replace(state, text="", start_frame=-1, last_char_frame=-1, emissions=())
-        partial = state.text
     if not final and state.text.strip() and (events or state.text != before):
+        partial = _beam_partial(state) if state.beam is not None else state.text
         events.append(_event("partial", partial, state.start_frame * frame_s, state.frames * frame_s))
     latency = round((time.perf_counter() - t0) * 1000, 2)
     for e in events:
