@@ -8,21 +8,24 @@ decoding and endpointing on top of it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .audio import HOP_LENGTH, N_FFT
 from .features import num_frames
+from .kernel import kernel_for
 from .model import AcousticModel, RNNState
 
 __all__ = ["EncoderState", "initial_state", "encode_chunk"]
 
 
+
 @dataclass(frozen=True)
 class EncoderState:
-    samples: torch.Tensor  # N (< N_FFT + HOP) samples not yet consumed by a feature frame
+    samples: torch.Tensor  # samples not yet turned into feature frames (those of the next output frame at most)
     frames: torch.Tensor  # F x n_mels (F < stride) feature frames not yet stacked
     pending: torch.Tensor  # 1 x P x H (P <= lookahead) embedded frames waiting for future context
     rnn: RNNState | None = None
@@ -47,29 +50,33 @@ def encode_chunk(
     """
     if not isinstance(model, AcousticModel):  # an exported network (asr.backends.ExportedModel) streams itself
         return model.encode_chunk(state, pcm, final)
-    c = model.config
-    buf = torch.cat([state.samples, pcm.float()])
-    n = num_frames(buf.numel())
+    c, kernel = model.config, kernel_for(model)
+    new = pcm.numpy() if isinstance(pcm, torch.Tensor) else np.asarray(pcm)
+    buf = np.concatenate([state.samples.numpy(), new.astype(np.float32, copy=False)])
+    frames = state.frames.numpy()
+    n = num_frames(len(buf))
+    if not final and state.pending.shape[1] + (frames.shape[0] + n) // c.stride <= c.lookahead:
+        # no output frame yet: keep the samples, compute their features when one is due (a 20 ms
+        # chunk then costs an append, and each model frame one pass, with the same outputs)
+        return replace(state, samples=torch.from_numpy(buf), samples_seen=state.samples_seen + len(new)), \
+            torch.zeros(0, c.vocab_size)
     if n:
-        feats = model.logmel(buf[None, : (n - 1) * HOP_LENGTH + N_FFT])[0]  # n x n_mels
+        feats = kernel.logmel(buf[: (n - 1) * HOP_LENGTH + N_FFT])
         buf = buf[n * HOP_LENGTH:]
-        frames = torch.cat([state.frames, feats])
-    else:
-        frames = state.frames
+        frames = np.concatenate([frames, feats]) if len(frames) else feats
     m = frames.shape[0] // c.stride * c.stride
-    x = model.embed(frames[None, :m]) if m else state.pending[:, :0]
-    z = torch.cat([state.pending, x], dim=1)  # 1 x (P + new) x H
+    z = torch.cat([state.pending, kernel.embed(frames[:m])], dim=1) if m else state.pending  # 1 x (P + new) x H
     if final:
         z = F.pad(z, (0, 0, 0, c.lookahead))
     ready = max(0, z.shape[1] - c.lookahead)
     rnn = state.rnn
     if ready:
-        log_probs, rnn = model.recur(model.look(z[:, : ready + c.lookahead]), state=rnn)
-        log_probs = log_probs[0]
+        log_probs, rnn = kernel.recur(kernel.look(z[:, : ready + c.lookahead]), rnn)
     else:
         log_probs = z.new_zeros(0, c.vocab_size)
-    new = EncoderState(
-        samples=buf.clone(), frames=frames[m:].clone(), pending=z[:, ready:][:, : 0 if final else None].clone(),
-        rnn=rnn, samples_seen=state.samples_seen + pcm.numel(), frames_out=state.frames_out + ready,
+    new_state = EncoderState(
+        samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
+        pending=z[:, ready:][:, : 0 if final else None].clone(), rnn=rnn,
+        samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + ready,
     )
-    return new, log_probs
+    return new_state, log_probs

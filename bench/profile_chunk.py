@@ -2,7 +2,8 @@
 
 Replays the benchmark audio in chunks and times, per chunk: input conversion (to_float_pcm), log-mel
 features, front end (normalise, stack, linear, GELU), lookahead, recurrent stack + head, the rest of
-encode_chunk (concatenation, state), and greedy decoding with endpointing. Prints the mean
+encode_chunk (concatenation, state), and greedy decoding with endpointing, as `asr.incremental`
+and `asr.kernel` compute them (a chunk that completes no model frame only buffers its samples). Prints the mean
 microseconds per chunk of each stage and the total as a real-time factor.
 
     python bench/profile_chunk.py --chunk-ms 40 --seconds 30 [--model PATH]
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from dataclasses import replace
 
+import numpy as np
 import torch
 
 from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
@@ -20,12 +23,14 @@ from asr.backends import load_any_model
 from asr.bench_audio import bench_audio
 from asr.features import num_frames
 from asr.incremental import EncoderState, initial_state
+from asr.kernel import kernel_for
 from stream.pcm import to_float_pcm
 from stream.recognizer import StreamConfig, StreamState, _decode
 
 
 def profile(model, samples, chunk_ms: int) -> dict[str, float]:
     c, chunk = model.config, SAMPLE_RATE * chunk_ms // 1000
+    kernel = kernel_for(model)
     t = defaultdict(float)
     st = StreamState(encoder=initial_state(model))
     enc = st.encoder
@@ -35,30 +40,33 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
             t0 = clock()
             pcm, _, _ = to_float_pcm(samples[i: i + chunk])
             t1 = clock()
-            buf = torch.cat([enc.samples, pcm])
-            n = num_frames(buf.numel())
-            frames = enc.frames
+            buf = np.concatenate([enc.samples.numpy(), pcm.numpy()])
+            n = num_frames(len(buf))
+            frames = enc.frames.numpy()
+            if enc.pending.shape[1] + (frames.shape[0] + n) // c.stride <= c.lookahead:  # no frame due yet
+                enc = replace(enc, samples=torch.from_numpy(buf), samples_seen=enc.samples_seen + pcm.numel())
+                t["buffer only"] += clock() - t0
+                continue
             if n:
-                feats = model.logmel(buf[None, : (n - 1) * HOP_LENGTH + N_FFT])[0]
+                feats = kernel.logmel(buf[: (n - 1) * HOP_LENGTH + N_FFT])
                 buf = buf[n * HOP_LENGTH:]
-                frames = torch.cat([frames, feats])
+                frames = np.concatenate([frames, feats])
             t2 = clock()
             m = frames.shape[0] // c.stride * c.stride
-            x = model.embed(frames[None, :m]) if m else enc.pending[:, :0]
-            z = torch.cat([enc.pending, x], dim=1)
+            z = torch.cat([enc.pending, kernel.embed(frames[:m])], dim=1) if m else enc.pending
             ready = max(0, z.shape[1] - c.lookahead)
             t3 = clock()
             rnn, log_probs = enc.rnn, z.new_zeros(0, c.vocab_size)
             if ready:
-                y = model.look(z[:, : ready + c.lookahead])
+                y = kernel.look(z[:, : ready + c.lookahead])
                 t4 = clock()
-                log_probs, rnn = model.recur(y, state=rnn)
-                log_probs = log_probs[0]
+                log_probs, rnn = kernel.recur(y, rnn)
             else:
                 t4 = clock()
             t5 = clock()
-            enc = EncoderState(samples=buf.clone(), frames=frames[m:].clone(), pending=z[:, ready:].clone(), rnn=rnn,
-                               samples_seen=enc.samples_seen + pcm.numel(), frames_out=enc.frames_out + ready)
+            enc = EncoderState(samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
+                               pending=z[:, ready:].clone(), rnn=rnn, samples_seen=enc.samples_seen + pcm.numel(),
+                               frames_out=enc.frames_out + ready)
             t6 = clock()
             st, _, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
             t7 = clock()
@@ -73,9 +81,14 @@ def main() -> None:
     p.add_argument("--model")
     p.add_argument("--chunk-ms", type=int, default=40)
     p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--int8", action="store_true", help="quantize the model first (asr.quantize)")
     args = p.parse_args()
     torch.set_num_threads(1)
     model = load_any_model(args.model, threads=1)
+    if args.int8:
+        from asr.quantize import quantize_model
+
+        model = quantize_model(model)
     audio = bench_audio(args.seconds)
     profile(model, audio.samples[: SAMPLE_RATE * 3], args.chunk_ms)  # warm-up
     t = profile(model, audio.samples, args.chunk_ms)

@@ -21,6 +21,9 @@ class PcmStats:
     nonfinite: int = 0  # NaN/inf samples replaced by 0
     clipped: int = 0  # samples outside [-1, 1] clipped
 
+    def __bool__(self) -> bool:
+        return bool(self.nonfinite or self.clipped)
+
     def __add__(self, other: "PcmStats") -> "PcmStats":
         return PcmStats(self.nonfinite + other.nonfinite, self.clipped + other.clipped)
 
@@ -43,11 +46,12 @@ def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStat
     if data.ndim != 1:
         raise TypeError(f"audio must be 1-D (samples) or 2-D (samples x channels), not {data.ndim}-D")
     if data.dtype == np.int16:
-        x = data.astype(np.float32) / 32768.0
-    elif data.dtype.kind == "f":
-        x = data.astype(np.float32, copy=True)
-    else:
+        return torch.from_numpy(data.astype(np.float32) / 32768.0), b"", PcmStats()
+    if data.dtype.kind != "f":
         raise TypeError(f"audio samples must be int16 or float, not {data.dtype}")
+    x = data.astype(np.float32, copy=True)
+    if not len(x) or np.abs(x).max() <= 1.0:  # the usual case in one pass (NaN fails the comparison)
+        return torch.from_numpy(x), b"", PcmStats()
     bad = ~np.isfinite(x)
     nonfinite = int(bad.sum())
     if nonfinite:

@@ -123,3 +123,41 @@ def test_incremental_encoder_equals_offline_for_any_chunking(cell, lookahead, cu
     streamed = torch.cat(outs + [lp])
     assert streamed.shape == offline[0].shape
     assert (streamed - offline[0]).abs().max() <= 1e-4
+
+
+def _stream(model, wave, n):
+    state, outs = initial_state(model), []
+    for pos in range(0, len(wave), n):
+        state, lp = encode_chunk(model, state, wave[pos: pos + n])
+        outs.append(lp)
+    state, lp = encode_chunk(model, state, torch.zeros(0), final=True)
+    assert state.samples_seen == len(wave)
+    return torch.cat(outs + [lp])
+
+
+def test_kernel_follows_weights_changed_in_place():
+    """encode_chunk's cached kernel (asr.kernel) is rebuilt when the model's parameters change."""
+    model = _model("gru")
+    before = _stream(model, _WAVE, 1600)
+    with torch.no_grad():
+        model.head.bias[BLANK] += 5.0
+        model.rnn.weight_hh_l0.mul_(0.5)
+        feats = model.logmel(_WAVE[None])
+        offline, _, _ = model(feats, torch.tensor([feats.shape[1]]))
+    after = _stream(model, _WAVE, 1600)
+    assert (after - offline[0]).abs().max() <= 1e-4
+    assert (after - before).abs().max() > 0.1
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_int8_stream_close_to_float_and_independent_of_chunking(cell):
+    """int8 (asr.quantize) runs per-frame quantized cells: chunk sizes change the result by float
+    rounding of the front end only, and the result stays near the float model's."""
+    from asr.quantize import quantize_model
+
+    model = _model(cell)
+    q = quantize_model(model)
+    whole = _stream(q, _WAVE, len(_WAVE))
+    for n in (320, 480, 1600):
+        assert (_stream(q, _WAVE, n) - whole).abs().max() <= 0.05
+    assert (whole - _stream(model, _WAVE, len(_WAVE))).abs().max() <= 0.25

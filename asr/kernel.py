@@ -1,0 +1,147 @@
+"""The acoustic model's inference step for one stream, without module calls.
+
+A 20 ms chunk holds two feature frames and at most one model frame: its arithmetic is a few hundred
+microseconds, and calling it through `nn.GRU`, torchaudio's transforms and a dozen small tensor
+operations cost as much again. `StepKernel` holds the model's weights (shared with the model, not
+copied) in the forms the lowest-overhead calls take, and computes the same numbers:
+
+- log-mel: numpy's real FFT of the window's frames, torchaudio's window and mel filterbank;
+- front end and lookahead: the model's own formulas on the new frames only;
+- recurrence, float32: `torch._VF.gru|lstm|rnn_tanh` with the module's flat weights, what `nn.GRU`
+  itself calls (so its outputs equal the module's bit for bit);
+- recurrence, int8 (`asr.quantize`): torch's dynamically quantized GRU/LSTM cells on the model's own
+  int8 weights, one call per layer and frame, layer by layer so a layer's weights stay in cache
+  across the frames of a chunk (the same per-frame quantization as the int8 module's own loop).
+
+Features differ from the torch path by float rounding only (about 1e-6). `asr.incremental.encode_chunk`
+uses the kernel for every AcousticModel that is not training, so streaming and offline
+transcription run the same code.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .audio import HOP_LENGTH, N_FFT, N_MELS
+from .features import LOG_FLOOR
+from .model import AcousticModel, RNNState
+
+__all__ = ["StepKernel", "kernel_for"]
+
+_RECURRENCES = {"gru": torch._VF.gru, "lstm": torch._VF.lstm, "rnn": torch._VF.rnn_tanh}
+
+
+class StepKernel:
+    def __init__(self, model: AcousticModel) -> None:
+        c = self.config = model.config
+        with torch.no_grad():
+            self.window = model.logmel.mel.spectrogram.window.detach().numpy()
+            self.filterbank = model.logmel.mel.mel_scale.fb.detach().numpy()  # (N_FFT/2 + 1) x n_mels
+            # the normaliser folded into the front end's linear layer: W (x - mean) / std + b
+            self.front_w = model.frontend.weight.detach() / model.normalizer.std.repeat(c.stride)
+            self.front_b = model.frontend.bias.detach() - self.front_w @ model.normalizer.mean.repeat(c.stride)
+            self.look_w = model.lookahead.weight.detach()[:, 0].T if model.lookahead is not None else None
+            self.look_b = model.lookahead.bias.detach() if model.lookahead is not None else None
+        self.head = model.head
+        self.cells = _quantized_cells(model.rnn, c.cell)  # None: float32 recurrence
+        if self.cells is None:
+            self.flat_weights = [w.detach() for w in model.rnn._flat_weights]
+        self.zero_state = torch.zeros(c.layers, 1, c.hidden)
+        self._params = list(model.parameters())
+        self._versions = self.versions()
+
+    def versions(self) -> list[int]:
+        """In-place update counters of the model's parameters: the kernel is stale when they change."""
+        return [p._version for p in self._params]
+
+    # -- features -------------------------------------------------------------------------------
+
+    def logmel(self, samples: np.ndarray) -> np.ndarray:
+        """float32 samples (N >= N_FFT) -> log-mel frames T x n_mels (center=False), as `LogMel`."""
+        n = 1 + (len(samples) - N_FFT) // HOP_LENGTH
+        step = samples.strides[0]
+        frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * step, step)) * self.window
+        spec = np.fft.rfft(frames)
+        power = np.square(spec.real) + np.square(spec.imag)
+        return np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))
+
+    def embed(self, frames: np.ndarray) -> torch.Tensor:
+        """Feature frames T x n_mels (T a multiple of stride) -> 1 x T/stride x H, as `AcousticModel.embed`."""
+        x = torch.from_numpy(frames.reshape(1, -1, N_MELS * self.config.stride))
+        return F.gelu(F.linear(x, self.front_w, self.front_b))
+
+    def look(self, z: torch.Tensor) -> torch.Tensor:
+        """1 x (T + lookahead) x H -> 1 x T x H, as `AcousticModel.look`."""
+        if self.look_w is None:
+            return z
+        t = z.shape[1] - self.config.lookahead
+        y = z[:, :t] + self.look_b
+        for k in range(self.config.lookahead + 1):
+            y = torch.addcmul(y, z[:, k: k + t], self.look_w[k])
+        return y
+
+    # -- recurrence and output ------------------------------------------------------------------
+
+    def recur(self, x: torch.Tensor, state: RNNState | None) -> tuple[torch.Tensor, RNNState]:
+        """1 x T x H -> (log-probs T x V, state), as `AcousticModel.recur` in eval mode."""
+        c = self.config
+        lstm = c.cell == "lstm"
+        if state is None:
+            state = (self.zero_state, self.zero_state) if lstm else self.zero_state
+        if self.cells is None:
+            y, *new = _RECURRENCES[c.cell](x, state, self.flat_weights, True, c.layers, 0.0, False, False, True)
+            y = y[0]
+            new_state = tuple(new) if lstm else new[0]
+        else:
+            y = x[0]
+            hs, cs = [], []
+            for layer, (cell, w_ih, w_hh, b_ih, b_hh) in enumerate(self.cells):
+                h = state[0][layer] if lstm else state[layer]
+                cc = state[1][layer] if lstm else None
+                out = []
+                for t in range(y.shape[0]):
+                    if lstm:
+                        h, cc = cell(y[t: t + 1], (h, cc), w_ih, w_hh, b_ih, b_hh)
+                    else:
+                        h = cell(y[t: t + 1], h, w_ih, w_hh, b_ih, b_hh)
+                    out.append(h)
+                y = torch.cat(out) if len(out) > 1 else h
+                hs.append(h)
+                cs.append(cc)
+            new_state = (torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs)
+        return F.log_softmax(self.head(y), dim=-1), new_state
+
+
+def _quantized_cells(rnn, cell: str):
+    """Per layer (cell op, packed w_ih, packed w_hh, b_ih, b_hh) of an int8 dynamic GRU/LSTM; None for float."""
+    from torch.ao.nn.quantized import dynamic as nnqd
+
+    if not isinstance(rnn, (nnqd.GRU, nnqd.LSTM)):
+        return None
+    op = {"gru": torch.ops.quantized.quantized_gru_cell_dynamic,
+          "lstm": torch.ops.quantized.quantized_lstm_cell_dynamic}[cell]
+    wb = rnn._weight_bias()
+    cells = []
+    for layer in range(rnn.num_layers):
+        packed = []
+        for kind in ("ih", "hh"):
+            w, b = wb["weight"][f"weight_{kind}_l{layer}"], wb["bias"][f"bias_{kind}_l{layer}"]
+            packed.append(torch.ops.quantized.linear_prepack(w, b))
+        b_ih, b_hh = wb["bias"][f"bias_ih_l{layer}"], wb["bias"][f"bias_hh_l{layer}"]
+        cells.append((op, packed[0], packed[1], b_ih, b_hh))
+    return cells
+
+
+_KERNELS: "weakref.WeakKeyDictionary[AcousticModel, StepKernel]" = weakref.WeakKeyDictionary()
+
+
+def kernel_for(model: AcousticModel) -> StepKernel:
+    """The model's kernel, made on first use and again whenever the model's parameters were changed
+    in place since (training, load_state_dict)."""
+    kernel = _KERNELS.get(model)
+    if kernel is None or kernel.versions() != kernel._versions or kernel.head is not model.head:
+        kernel = _KERNELS[model] = StepKernel(model)
+    return kernel
