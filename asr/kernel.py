@@ -9,9 +9,9 @@ copied) in the forms the lowest-overhead calls take, and computes the same numbe
 - front end and lookahead: the model's own formulas on the new frames only;
 - recurrence, float32: `torch._VF.gru|lstm|rnn_tanh` with the module's flat weights, what `nn.GRU`
   itself calls (so its outputs equal the module's bit for bit);
-- recurrence, int8 (`asr.quantize`): torch's dynamically quantized GRU/LSTM cells on the model's own
-  int8 weights, one call per layer and frame, layer by layer so a layer's weights stay in cache
-  across the frames of a chunk (the same per-frame quantization as the int8 module's own loop).
+- recurrence, int8 (`asr.quantize`): the dynamically quantized module itself (its per-call
+  activation scales make chunked int8 output close to, not bit-equal to, offline int8 output;
+  per-frame quantized cells would be chunk-independent but were slower from two frames a call on).
 
 Features differ from the torch path by float rounding only (about 1e-6). `asr.incremental.encode_chunk`
 uses the kernel for every AcousticModel that is not training, so streaming and offline
@@ -45,10 +45,9 @@ class StepKernel:
             self.front_b = model.frontend.bias.detach() - self.front_w @ model.normalizer.mean.repeat(c.stride)
             self.look_w = model.lookahead.weight.detach()[:, 0].T if model.lookahead is not None else None
             self.look_b = model.lookahead.bias.detach() if model.lookahead is not None else None
-        self.head = model.head
-        self.cells = _quantized_cells(model.rnn, c.cell)  # None: float32 recurrence
-        if self.cells is None:
-            self.flat_weights = [w.detach() for w in model.rnn._flat_weights]
+        self.head, self.rnn = model.head, model.rnn
+        float_rnn = isinstance(model.rnn, (torch.nn.GRU, torch.nn.LSTM, torch.nn.RNN))
+        self.flat_weights = [w.detach() for w in model.rnn._flat_weights] if float_rnn else None
         self.zero_state = torch.zeros(c.layers, 1, c.hidden)
         self._params = list(model.parameters())
         self._versions = self.versions()
@@ -91,48 +90,14 @@ class StepKernel:
         lstm = c.cell == "lstm"
         if state is None:
             state = (self.zero_state, self.zero_state) if lstm else self.zero_state
-        if self.cells is None:
+        if self.flat_weights is None:  # int8: the quantized module (its own per-call activation scales)
+            y, new_state = self.rnn(x, state)
+            y = y[0]
+        else:
             y, *new = _RECURRENCES[c.cell](x, state, self.flat_weights, True, c.layers, 0.0, False, False, True)
             y = y[0]
             new_state = tuple(new) if lstm else new[0]
-        else:
-            y = x[0]
-            hs, cs = [], []
-            for layer, (cell, w_ih, w_hh, b_ih, b_hh) in enumerate(self.cells):
-                h = state[0][layer] if lstm else state[layer]
-                cc = state[1][layer] if lstm else None
-                out = []
-                for t in range(y.shape[0]):
-                    if lstm:
-                        h, cc = cell(y[t: t + 1], (h, cc), w_ih, w_hh, b_ih, b_hh)
-                    else:
-                        h = cell(y[t: t + 1], h, w_ih, w_hh, b_ih, b_hh)
-                    out.append(h)
-                y = torch.cat(out) if len(out) > 1 else h
-                hs.append(h)
-                cs.append(cc)
-            new_state = (torch.stack(hs), torch.stack(cs)) if lstm else torch.stack(hs)
         return F.log_softmax(self.head(y), dim=-1), new_state
-
-
-def _quantized_cells(rnn, cell: str):
-    """Per layer (cell op, packed w_ih, packed w_hh, b_ih, b_hh) of an int8 dynamic GRU/LSTM; None for float."""
-    from torch.ao.nn.quantized import dynamic as nnqd
-
-    if not isinstance(rnn, (nnqd.GRU, nnqd.LSTM)):
-        return None
-    op = {"gru": torch.ops.quantized.quantized_gru_cell_dynamic,
-          "lstm": torch.ops.quantized.quantized_lstm_cell_dynamic}[cell]
-    wb = rnn._weight_bias()
-    cells = []
-    for layer in range(rnn.num_layers):
-        packed = []
-        for kind in ("ih", "hh"):
-            w, b = wb["weight"][f"weight_{kind}_l{layer}"], wb["bias"][f"bias_{kind}_l{layer}"]
-            packed.append(torch.ops.quantized.linear_prepack(w, b))
-        b_ih, b_hh = wb["bias"][f"bias_ih_l{layer}"], wb["bias"][f"bias_hh_l{layer}"]
-        cells.append((op, packed[0], packed[1], b_ih, b_hh))
-    return cells
 
 
 _KERNELS: "weakref.WeakKeyDictionary[AcousticModel, StepKernel]" = weakref.WeakKeyDictionary()
@@ -142,6 +107,6 @@ def kernel_for(model: AcousticModel) -> StepKernel:
     """The model's kernel, made on first use and again whenever the model's parameters were changed
     in place since (training, load_state_dict)."""
     kernel = _KERNELS.get(model)
-    if kernel is None or kernel.versions() != kernel._versions or kernel.head is not model.head:
+    if kernel is None or kernel.versions() != kernel._versions or kernel.head is not model.head or kernel.rnn is not model.rnn:
         kernel = _KERNELS[model] = StepKernel(model)
     return kernel

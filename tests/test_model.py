@@ -150,9 +150,9 @@ def test_kernel_follows_weights_changed_in_place():
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_int8_stream_close_to_float_and_independent_of_chunking(cell):
-    """int8 (asr.quantize) runs per-frame quantized cells: chunk sizes change the result by float
-    rounding of the front end only, and the result stays near the float model's."""
+def test_int8_stream_stays_near_offline_for_any_chunking(cell):
+    """int8 (asr.quantize) quantizes activations per call, so chunk sizes change the numbers a
+    little; every chunking stays near the whole-file int8 result and near the float model."""
     from asr.quantize import quantize_model
 
     model = _model(cell)
@@ -160,4 +160,4 @@ def test_int8_stream_close_to_float_and_independent_of_chunking(cell):
     whole = _stream(q, _WAVE, len(_WAVE))
     for n in (320, 480, 1600):
         assert (_stream(q, _WAVE, n) - whole).abs().max() <= 0.05
-    assert (whole - _stream(model, _WAVE, len(_WAVE))).abs().max() <= 0.25
+    assert (whole - _stream(model, _WAVE, len(_WAVE))).abs().max() <= 0.05
