@@ -31,6 +31,7 @@ from .model import AcousticModel, RNNState
 
 __all__ = ["StepKernel", "kernel_for"]
 
+_FEATURE_BLOCK = 256  # feature frames per FFT call
 _RECURRENCES = {"gru": torch._VF.gru, "lstm": torch._VF.lstm, "rnn": torch._VF.rnn_tanh}
 
 
@@ -61,8 +62,11 @@ class StepKernel:
     def logmel(self, samples: np.ndarray) -> np.ndarray:
         """float32 samples (N >= N_FFT) -> log-mel frames T x n_mels (center=False), as `LogMel`."""
         n = 1 + (len(samples) - N_FFT) // HOP_LENGTH
-        step = samples.strides[0]
-        frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * step, step)) * self.window
+        if n > _FEATURE_BLOCK:  # a long block (offline files): pieces keep the FFT's temporaries small
+            step = _FEATURE_BLOCK * HOP_LENGTH
+            return np.concatenate([self.logmel(samples[i: i + step + N_FFT - HOP_LENGTH]) for i in range(0, n * HOP_LENGTH, step)])
+        stride = samples.strides[0]
+        frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)
         power = np.square(spec.real) + np.square(spec.imag)
         return np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))

@@ -40,3 +40,20 @@ def test_normalizer_uses_global_statistics():
     # one utterance alone is not re-normalised: its statistics stay its own
     one = norm(feats[:1] + 1.0)
     assert float(one.mean()) > 0.2
+
+
+def test_streaming_kernel_logmel_equals_logmel_module():
+    """asr.kernel computes the log-mel with numpy (long inputs in pieces): the module's values."""
+    from asr.kernel import StepKernel
+    from asr.model import AcousticModel, ModelConfig
+
+    model = AcousticModel(ModelConfig(hidden=16, layers=1))
+    kernel = StepKernel(model)
+    rng = np.random.default_rng(0)
+    for n in [N_FFT, N_FFT + 255 * HOP_LENGTH, N_FFT + 256 * HOP_LENGTH, N_FFT + 256 * HOP_LENGTH + 159,
+              SAMPLE_RATE * 7 + 77]:
+        wave = (rng.standard_normal(n) * 0.1).astype(np.float32)
+        ours = kernel.logmel(wave)
+        ref = model.logmel(torch.from_numpy(wave)[None])[0].numpy()
+        assert ours.shape == ref.shape == (num_frames(n), N_MELS)
+        np.testing.assert_allclose(ours, ref, atol=1e-4)
