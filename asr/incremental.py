@@ -1,4 +1,4 @@
-"""Chunk-by-chunk computation of the acoustic model, exactly equal to the offline forward pass.
+"""Chunk-by-chunk computation of the acoustic model, equal to the offline forward pass (to float rounding).
 
 Everything that crosses a chunk boundary is in `EncoderState` (immutable): audio samples not yet
 forming a feature frame, feature frames not yet forming a stacked model frame, embedded frames
@@ -20,7 +20,6 @@ from .kernel import kernel_for
 from .model import AcousticModel, RNNState
 
 __all__ = ["EncoderState", "initial_state", "encode_chunk"]
-
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 A 20 ms chunk holds two feature frames and at most one model frame: its arithmetic is a few hundred
 microseconds, and calling it through `nn.GRU`, torchaudio's transforms and a dozen small tensor
-operations cost as much again. `StepKernel` holds the model's weights (shared with the model, not
-copied) in the forms the lowest-overhead calls take, and computes the same numbers:
+operations cost as much again. `StepKernel` holds the model's weights in the forms the
+lowest-overhead calls take (the recurrent and output weights shared with the model, the front end's
+folded with the normaliser), and computes the same numbers:
 
 - log-mel: numpy's real FFT of the window's frames, torchaudio's window and mel filterbank;
 - front end and lookahead: the model's own formulas on the new frames only;
@@ -14,8 +15,9 @@ copied) in the forms the lowest-overhead calls take, and computes the same numbe
   per-frame quantized cells would be chunk-independent but were slower from two frames a call on).
 
 Features differ from the torch path by float rounding only (about 1e-6). `asr.incremental.encode_chunk`
-uses the kernel for every AcousticModel that is not training, so streaming and offline
-transcription run the same code.
+uses the kernel for every AcousticModel (it computes eval-mode outputs: no dropout), so streaming and
+offline transcription run the same code; `kernel_for` rebuilds it when the model's parameters or
+buffers (normaliser statistics, window, filterbank) change in place.
 """
 from __future__ import annotations
 
@@ -50,12 +52,12 @@ class StepKernel:
         float_rnn = isinstance(model.rnn, (torch.nn.GRU, torch.nn.LSTM, torch.nn.RNN))
         self.flat_weights = [w.detach() for w in model.rnn._flat_weights] if float_rnn else None
         self.zero_state = torch.zeros(c.layers, 1, c.hidden)
-        self._params = list(model.parameters())
+        self._tensors = [*model.parameters(), *model.buffers()]
         self._versions = self.versions()
 
     def versions(self) -> list[int]:
-        """In-place update counters of the model's parameters: the kernel is stale when they change."""
-        return [p._version for p in self._params]
+        """In-place update counters of the model's parameters and buffers: the kernel is stale when they change."""
+        return [t._version for t in self._tensors]
 
     # -- features -------------------------------------------------------------------------------
 
@@ -64,7 +66,8 @@ class StepKernel:
         n = 1 + (len(samples) - N_FFT) // HOP_LENGTH
         if n > _FEATURE_BLOCK:  # a long block (offline files): pieces keep the FFT's temporaries small
             step = _FEATURE_BLOCK * HOP_LENGTH
-            return np.concatenate([self.logmel(samples[i: i + step + N_FFT - HOP_LENGTH]) for i in range(0, n * HOP_LENGTH, step)])
+            return np.concatenate([self.logmel(samples[i: i + step + N_FFT - HOP_LENGTH])
+                                   for i in range(0, n * HOP_LENGTH, step)])
         stride = samples.strides[0]
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)
@@ -96,21 +99,20 @@ class StepKernel:
             state = (self.zero_state, self.zero_state) if lstm else self.zero_state
         if self.flat_weights is None:  # int8: the quantized module (its own per-call activation scales)
             y, new_state = self.rnn(x, state)
-            y = y[0]
         else:
             y, *new = _RECURRENCES[c.cell](x, state, self.flat_weights, True, c.layers, 0.0, False, False, True)
-            y = y[0]
             new_state = tuple(new) if lstm else new[0]
-        return F.log_softmax(self.head(y), dim=-1), new_state
+        return F.log_softmax(self.head(y[0]), dim=-1), new_state
 
 
 _KERNELS: "weakref.WeakKeyDictionary[AcousticModel, StepKernel]" = weakref.WeakKeyDictionary()
 
 
 def kernel_for(model: AcousticModel) -> StepKernel:
-    """The model's kernel, made on first use and again whenever the model's parameters were changed
-    in place since (training, load_state_dict)."""
+    """The model's kernel, made on first use and again whenever the model's parameters or buffers
+    were changed in place since (training, load_state_dict, set_stats) or its layers replaced."""
     kernel = _KERNELS.get(model)
-    if kernel is None or kernel.versions() != kernel._versions or kernel.head is not model.head or kernel.rnn is not model.rnn:
+    if (kernel is None or kernel.versions() != kernel._versions
+            or kernel.head is not model.head or kernel.rnn is not model.rnn):
         kernel = _KERNELS[model] = StepKernel(model)
     return kernel

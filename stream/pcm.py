@@ -21,9 +21,6 @@ class PcmStats:
     nonfinite: int = 0  # NaN/inf samples replaced by 0
     clipped: int = 0  # samples outside [-1, 1] clipped
 
-    def __bool__(self) -> bool:
-        return bool(self.nonfinite or self.clipped)
-
     def __add__(self, other: "PcmStats") -> "PcmStats":
         return PcmStats(self.nonfinite + other.nonfinite, self.clipped + other.clipped)
 

@@ -180,12 +180,11 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
         raise RuntimeError("stale stream state: a beam-search stream can only go on from its latest state")
     samples, carry, stats = to_float_pcm(pcm, state.byte_carry)
     encoder, log_probs = encode_chunk(model, state.encoder, samples, final=final)
+    state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     if not log_probs.shape[0] and not final:  # no new frame: nothing to decode (most 20 ms chunks)
-        return replace(state, encoder=encoder, byte_carry=carry,
-                       sanitised=state.sanitised + stats if stats else state.sanitised), []
+        return state, []
     frame_s = model.config.frame_seconds
     before = state.text
-    state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     delay = emission_delay(model, cfg)
     state, events, cuts = _decode(state, log_probs, cfg, frame_s, delay)
     if state.beam is not None:

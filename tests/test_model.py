@@ -136,12 +136,14 @@ def _stream(model, wave, n):
 
 
 def test_kernel_follows_weights_changed_in_place():
-    """encode_chunk's cached kernel (asr.kernel) is rebuilt when the model's parameters change."""
+    """encode_chunk's cached kernel (asr.kernel) is rebuilt when the model's parameters or buffers
+    (the normaliser's statistics) change."""
     model = _model("gru")
     before = _stream(model, _WAVE, 1600)
     with torch.no_grad():
         model.head.bias[BLANK] += 5.0
         model.rnn.weight_hh_l0.mul_(0.5)
+        model.normalizer.set_stats(model.normalizer.mean + 0.5, model.normalizer.std * 1.2)
         feats = model.logmel(_WAVE[None])
         offline, _, _ = model(feats, torch.tensor([feats.shape[1]]))
     after = _stream(model, _WAVE, 1600)
