@@ -125,7 +125,7 @@ def _export_onnx(model: AcousticModel, path: Path, meta: dict) -> None:
 
 
 def _int8_recurrent_weights(path: Path) -> None:
-    """GRU/RNN weights stored as int8 + scale behind DequantizeLinear (ONNX Runtime has no int8 GRU/RNN
+    """GRU/RNN weights stored as int8 + one scale per output row behind DequantizeLinear (ONNX Runtime has no int8 GRU/RNN
     kernel). ExportedModel lets ONNX Runtime fold them into float weights when the session starts, so
     the file is small and the compute is float32."""
     import numpy as np
@@ -142,14 +142,14 @@ def _int8_recurrent_weights(path: Path) -> None:
         for name in node.input[1:3]:  # W (input weights), R (recurrent weights)
             if name not in initializers:
                 continue
-            w = numpy_helper.to_array(initializers[name])
-            scale = np.float32(max(np.abs(w).max(), 1e-12) / 127.0)
-            q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+            w = numpy_helper.to_array(initializers[name])  # directions x gates*hidden x inputs
+            scale = np.maximum(np.abs(w).max(axis=(0, 2)), 1e-12).astype(np.float32) / 127  # one per output row
+            q = np.clip(np.round(w / scale[None, :, None]), -127, 127).astype(np.int8)
             graph.initializer.remove(initializers.pop(name))
             graph.initializer.extend([numpy_helper.from_array(q, f"{name}_int8"),
-                                      numpy_helper.from_array(np.array(scale, np.float32), f"{name}_scale")])
+                                      numpy_helper.from_array(scale, f"{name}_scale")])
             dequantize.append(helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale"], [name],
-                                               name=f"{name}_dequantize"))
+                                               name=f"{name}_dequantize", axis=1))
     nodes = dequantize + list(graph.node)  # before their users: the graph stays topologically sorted
     del graph.node[:]
     graph.node.extend(nodes)
@@ -166,7 +166,7 @@ def _quantize_onnx(path: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # it logs a pre-processing hint on the root logger
     try:
-        quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.setLevel(level)
         tmp.unlink(missing_ok=True)

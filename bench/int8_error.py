@@ -1,0 +1,60 @@
+"""How far int8 output is from float32 output, frame by frame: a steadier figure than a WER change.
+
+For each dev utterance, the whole-file log-probs of the float32 model and of its int8 versions
+(one weight scale per matrix, torch's default; one per output row, `asr.quantize`'s scheme): mean
+KL(float32 || int8) per output frame and the share of frames whose most likely token differs.
+
+    python bench/int8_error.py --data corpora/synth --subset synth-dev --model asr/assets/default.pt --utterances 150
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import warnings
+
+import torch
+
+from asr.audio import load_audio
+from asr.checkpoint import load_model
+from asr.quantize import QUANTIZED_MODULES, quantize_model
+from data.librispeech import read_subset
+
+
+def per_matrix(model):
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(model), QUANTIZED_MODULES, dtype=torch.qint8)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--subset", required=True)
+    p.add_argument("--model", default=None)
+    p.add_argument("--utterances", type=int, default=150)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    utterances, _ = read_subset(args.data, args.subset)
+    model = load_model(args.model).eval()
+    variants = {"one scale per matrix": per_matrix(model), "one scale per row": quantize_model(model)}
+    totals = {name: [0.0, 0, 0] for name in variants}  # KL sum, argmax disagreements, frames
+    with torch.inference_mode():
+        for u in utterances[: args.utterances]:
+            feats = model.logmel(torch.from_numpy(load_audio(u.path))[None])
+            lens = torch.tensor([feats.shape[1]])
+            ref = model(feats, lens, return_state=False)[0]
+            for name, q in variants.items():
+                lp = q(feats, lens, return_state=False)[0]
+                t = totals[name]
+                t[0] += float((ref.exp() * (ref - lp)).sum())
+                t[1] += int((lp.argmax(-1) != ref.argmax(-1)).sum())
+                t[2] += ref.shape[1]
+    for name, (kl, differ, frames) in totals.items():
+        print(f"int8, {name}: mean KL {kl / frames:.5f} per frame, most likely token differs on "
+              f"{100 * differ / frames:.2f}% of {frames} frames")
+
+
+if __name__ == "__main__":
+    main()
