@@ -8,7 +8,7 @@ decoding and endpointing on top of it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -57,13 +57,20 @@ def encode_chunk(
     if not final and state.pending.shape[1] + (frames.shape[0] + n) // c.stride <= c.lookahead:
         # no output frame yet: keep the samples, compute their features when one is due (a 20 ms
         # chunk then costs an append, and each model frame one pass, with the same outputs)
-        return replace(state, samples=torch.from_numpy(buf), samples_seen=state.samples_seen + len(new)), \
-            torch.zeros(0, c.vocab_size)
+        return EncoderState(torch.from_numpy(buf), state.frames, state.pending, state.rnn,
+                            state.samples_seen + len(new), state.frames_out), torch.zeros(0, c.vocab_size)
     if n:
         feats = kernel.logmel(buf[: (n - 1) * HOP_LENGTH + N_FFT])
         buf = buf[n * HOP_LENGTH:]
         frames = np.concatenate([frames, feats]) if len(frames) else feats
     m = frames.shape[0] // c.stride * c.stride
+    if kernel.int8 is not None:
+        log_probs, pending, rnn = kernel.int8.run(
+            np.ascontiguousarray(frames[:m].reshape(-1, c.n_mels * c.stride)), state.pending, state.rnn, final)
+        return EncoderState(
+            samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()), pending=pending,
+            rnn=rnn, samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + log_probs.shape[0],
+        ), log_probs
     z = torch.cat([state.pending, kernel.embed(frames[:m])], dim=1) if m else state.pending  # 1 x (P + new) x H
     if final:
         z = F.pad(z, (0, 0, 0, c.lookahead))

@@ -10,9 +10,8 @@ folded with the normaliser), and computes the same numbers:
 - front end and lookahead: the model's own formulas on the new frames only;
 - recurrence, float32: `torch._VF.gru|lstm|rnn_tanh` with the module's flat weights, what `nn.GRU`
   itself calls (so its outputs equal the module's bit for bit);
-- recurrence, int8 (`asr.quantize`): the dynamically quantized module itself (its per-call
-  activation scales make chunked int8 output close to, not bit-equal to, offline int8 output;
-  per-frame quantized cells would be chunk-independent but were slower from two frames a call on).
+- int8 GRU/LSTM (`asr.quantize`): front end to log-probs in one compiled call, `asr.int8_kernel`
+  (activations quantized frame by frame, so chunking never changes the output).
 
 Features differ from the torch path by float rounding only (about 1e-6). `asr.incremental.encode_chunk`
 uses the kernel for every AcousticModel (it computes eval-mode outputs: no dropout), so streaming and
@@ -51,6 +50,14 @@ class StepKernel:
         self.head, self.rnn = model.head, model.rnn
         float_rnn = isinstance(model.rnn, (torch.nn.GRU, torch.nn.LSTM, torch.nn.RNN))
         self.flat_weights = [w.detach() for w in model.rnn._flat_weights] if float_rnn else None
+        self.int8 = None  # int8 GRU/LSTM: the whole chunk in one compiled call (asr.int8_kernel)
+        if not float_rnn:
+            from .int8_kernel import Int8Kernel, int8_weights
+
+            weights = int8_weights(model.rnn, c.layers)
+            if weights is not None:
+                self.int8 = Int8Kernel(c, weights, self.front_w, self.front_b, self.look_w, self.look_b, model.head,
+                                       self.filterbank)
         self.zero_state = torch.zeros(c.layers, 1, c.hidden)
         self._tensors = [*model.parameters(), *model.buffers()]
         self._versions = self.versions()
@@ -71,6 +78,8 @@ class StepKernel:
         stride = samples.strides[0]
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)
+        if self.int8 is not None:  # the rest in one compiled call (asr.int8_kernel)
+            return self.int8.mel(spec)
         power = np.square(spec.real) + np.square(spec.imag)
         return np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))
 
@@ -97,7 +106,7 @@ class StepKernel:
         lstm = c.cell == "lstm"
         if state is None:
             state = (self.zero_state, self.zero_state) if lstm else self.zero_state
-        if self.flat_weights is None:  # int8: the quantized module (its own per-call activation scales)
+        if self.flat_weights is None:  # an int8 module the compiled kernel does not run: the module itself
             y, new_state = self.rnn(x, state)
         else:
             y, *new = _RECURRENCES[c.cell](x, state, self.flat_weights, True, c.layers, 0.0, False, False, True)

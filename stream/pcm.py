@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["PcmStats", "to_float_pcm"]
+__all__ = ["PcmStats", "CLEAN", "to_float_pcm"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,12 @@ class PcmStats:
     clipped: int = 0  # samples outside [-1, 1] clipped
 
     def __add__(self, other: "PcmStats") -> "PcmStats":
+        if other is CLEAN:  # the usual chunk: no new object
+            return self
         return PcmStats(self.nonfinite + other.nonfinite, self.clipped + other.clipped)
+
+
+CLEAN = PcmStats()  # nothing sanitised
 
 
 def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStats]:
@@ -31,7 +36,7 @@ def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStat
         raw = carry + bytes(data)
         usable = len(raw) - len(raw) % 2
         x = np.frombuffer(raw[:usable], dtype="<i2").astype(np.float32) / 32768.0
-        return torch.from_numpy(x), raw[usable:], PcmStats()
+        return torch.from_numpy(x), raw[usable:], CLEAN
     if carry:
         raise TypeError("int16 bytes with an odd length were fed before; continue with bytes")
     if isinstance(data, torch.Tensor):
@@ -43,12 +48,12 @@ def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStat
     if data.ndim != 1:
         raise TypeError(f"audio must be 1-D (samples) or 2-D (samples x channels), not {data.ndim}-D")
     if data.dtype == np.int16:
-        return torch.from_numpy(data.astype(np.float32) / 32768.0), b"", PcmStats()
+        return torch.from_numpy(data.astype(np.float32) / 32768.0), b"", CLEAN
     if data.dtype.kind != "f":
         raise TypeError(f"audio samples must be int16 or float, not {data.dtype}")
     x = data.astype(np.float32, copy=True)
     if not len(x) or np.abs(x).max() <= 1.0:  # the usual case in one pass (NaN fails the comparison)
-        return torch.from_numpy(x), b"", PcmStats()
+        return torch.from_numpy(x), b"", CLEAN
     bad = ~np.isfinite(x)
     nonfinite = int(bad.sum())
     if nonfinite:

@@ -20,6 +20,7 @@ import time
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from asr.audio import SAMPLE_RATE
@@ -92,6 +93,14 @@ def _final(text: str, start_frame: int, last_char_frame: int, frame_s: float, wo
     return event
 
 
+def _with(state: StreamState, **changes) -> StreamState:
+    """`dataclasses.replace` for the per-chunk update, without its per-call field introspection
+    (StreamState has no __post_init__ to run): 1.2 us instead of 5.8 us warm, more in a cold stream."""
+    new = object.__new__(StreamState)
+    new.__dict__.update(state.__dict__, **changes)
+    return new
+
+
 def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float, delay: float = 0.0):
     """Greedy decoding with endpointing over new frames; returns (state, finals, end frames of the
     finals within this chunk)."""
@@ -101,7 +110,9 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
     silence_frames = round(cfg.trailing_silence / frame_s)
     max_frames = round(cfg.max_utterance / frame_s)
     gap_frames = max(1, round(cfg.cut_gap / frame_s))
-    best_lp, best = log_probs.max(dim=-1)
+    scores = log_probs.numpy()  # numpy's argmax on a few rows costs a tenth of a tensor max() call
+    best = scores.argmax(axis=-1)
+    best_lp = scores[np.arange(len(best)), best]
     for i, (tok, lp) in enumerate(zip(best.tolist(), best_lp.tolist())):
         if tok != prev and tok != BLANK:
             if tok != SPACE and start < 0:
@@ -123,7 +134,7 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
             cuts.append(i + 1)
             text, start, last, emissions = "", -1, -1, []
         frame += 1
-    state = replace(state, text=text, prev_token=prev, start_frame=start, last_char_frame=last, frames=frame,
+    state = _with(state, text=text, prev_token=prev, start_frame=start, last_char_frame=last, frames=frame,
                     emissions=tuple(emissions))
     return state, finals, cuts
 
@@ -180,7 +191,7 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
         raise RuntimeError("stale stream state: a beam-search stream can only go on from its latest state")
     samples, carry, stats = to_float_pcm(pcm, state.byte_carry)
     encoder, log_probs = encode_chunk(model, state.encoder, samples, final=final)
-    state = replace(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
+    state = _with(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     if not log_probs.shape[0] and not final:  # no new frame: nothing to decode (most 20 ms chunks)
         return state, []
     frame_s = model.config.frame_seconds

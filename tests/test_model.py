@@ -1,3 +1,6 @@
+import math
+
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -151,15 +154,30 @@ def test_kernel_follows_weights_changed_in_place():
     assert (after - before).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_int8_stream_stays_near_offline_for_any_chunking(cell):
-    """int8 (asr.quantize) quantizes activations per call, so chunk sizes change the numbers a
-    little; every chunking stays near the whole-file int8 result and near the float model."""
+@pytest.mark.parametrize("cell,lookahead", [("gru", 0), ("gru", 2), ("lstm", 1)])
+def test_int8_stream_equals_int8_offline_for_any_chunking(cell, lookahead):
+    """int8 models stream through the compiled kernel (asr.int8_kernel), which quantizes activations
+    frame by frame: every chunking gives the whole-file int8 numbers exactly, and they stay near the
+    float model and near torch's own int8 modules (the int8 model's forward)."""
     from asr.quantize import quantize_model
 
-    model = _model(cell)
+    model = _model(cell, lookahead=lookahead)
     q = quantize_model(model)
     whole = _stream(q, _WAVE, len(_WAVE))
-    for n in (320, 480, 1600):
-        assert (_stream(q, _WAVE, n) - whole).abs().max() <= 0.05
-    assert (whole - _stream(model, _WAVE, len(_WAVE))).abs().max() <= 0.05
+    for n in (1, 320, 480, 1600, 4321):
+        assert torch.equal(_stream(q, _WAVE, n), whole)
+    float_stream = _stream(model, _WAVE, len(_WAVE))
+    assert (whole - float_stream).abs().max() <= 0.05
+    with torch.no_grad():
+        feats = q.logmel(_WAVE[None])
+        module_int8 = q(feats, torch.tensor([feats.shape[1]]))[0][0]
+    assert whole.shape == module_int8.shape and (whole - module_int8).abs().max() <= 0.05
+
+
+def test_int8_kernel_tanh_and_sigmoid_match_libm():
+    """The gates use a rational tanh (it vectorises); it must agree with the exact functions."""
+    from asr.int8_kernel import _sigmoid, _tanh
+
+    x = np.linspace(-30, 30, 20001, dtype=np.float32)
+    assert max(abs(float(_tanh(v)) - math.tanh(float(v))) for v in x) < 1e-6
+    assert max(abs(float(_sigmoid(v)) - 1 / (1 + math.exp(-float(v)))) for v in x) < 1e-6
