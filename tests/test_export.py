@@ -161,6 +161,7 @@ def test_int8_scales_are_per_row_and_per_matrix_files_still_load(tmp_path, speec
     reloaded = model_from_quantized_dict(torch.load(tmp_path / "old.pt", weights_only=True))
     assert is_quantized(reloaded)
     assert (_offline(reloaded, speech) - _offline(model, speech)).abs().max() < 0.1
+    assert (_streamed(reloaded, speech) - _offline(model, speech)).abs().max() < 0.1  # the compiled int8 kernel
     bad = {**q, "scales": {k: v[:-1] for k, v in q["scales"].items()}}
     with pytest.raises(ModelError, match="scales"):
         model_from_quantized_dict({**ckpt, "quantization": bad})
