@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from numba import njit
 
+from .audio import HOP_LENGTH
 from .features import LOG_FLOOR
 
 __all__ = ["Int8Kernel", "int8_weights"]
@@ -192,6 +193,17 @@ def _run(cell, feats, pending, final, lookahead, h_in, c_in, front_w, front_b, l
 
 
 @njit(fastmath=True, cache=True)
+def _windowed_frames(samples, n, hop, window):
+    """n frames of len(window) samples, `hop` apart, each multiplied by the window."""
+    size = window.shape[0]
+    out = np.empty((n, size), np.float32)
+    for t in range(n):
+        for j in range(size):
+            out[t, j] = samples[t * hop + j] * window[j]
+    return out
+
+
+@njit(fastmath=True, cache=True)
 def _log_mel(spec, filterbank, floor):
     """Complex spectra T x (N_FFT/2 + 1) -> log(max(|X|^2 @ filterbank, floor)), T x n_mels."""
     frames, bins = spec.shape
@@ -239,7 +251,8 @@ class Int8Kernel:
     """The compiled step for one int8 GRU/LSTM model (built by `asr.kernel.StepKernel`)."""
 
     def __init__(self, config, weights: dict[str, np.ndarray], front_w: torch.Tensor, front_b: torch.Tensor,
-                 look_w: torch.Tensor | None, look_b: torch.Tensor | None, head, filterbank: np.ndarray) -> None:
+                 look_w: torch.Tensor | None, look_b: torch.Tensor | None, head, window: np.ndarray,
+                 filterbank: np.ndarray) -> None:
         self.config = config
         self.cell = _LSTM if config.cell == "lstm" else _GRU
         self.weights = weights
@@ -254,7 +267,12 @@ class Int8Kernel:
         self.head_w = np.ascontiguousarray(head_w.dequantize().numpy(), dtype=np.float32)
         self.head_b = np.ascontiguousarray(head_b.detach().numpy(), dtype=np.float32)
         self.zeros = np.zeros((config.layers, hidden), np.float32)
+        self.window = np.ascontiguousarray(window, dtype=np.float32)
         self.filterbank = np.ascontiguousarray(filterbank, dtype=np.float32)
+
+    def frames(self, samples: np.ndarray, n: int) -> np.ndarray:
+        """The first n windowed analysis frames of `samples` (float32), ready for the FFT."""
+        return _windowed_frames(samples, n, HOP_LENGTH, self.window)
 
     def mel(self, spec: np.ndarray) -> np.ndarray:
         """rfft output of the windowed frames -> log-mel frames (`asr.kernel.StepKernel.logmel`'s last step)."""

@@ -57,7 +57,7 @@ class StepKernel:
             weights = int8_weights(model.rnn, c.layers)
             if weights is not None:
                 self.int8 = Int8Kernel(c, weights, self.front_w, self.front_b, self.look_w, self.look_b, model.head,
-                                       self.filterbank)
+                                       self.window, self.filterbank)
         self.zero_state = torch.zeros(c.layers, 1, c.hidden)
         self._tensors = [*model.parameters(), *model.buffers()]
         self._versions = self.versions()
@@ -75,11 +75,11 @@ class StepKernel:
             step = _FEATURE_BLOCK * HOP_LENGTH
             return np.concatenate([self.logmel(samples[i: i + step + N_FFT - HOP_LENGTH])
                                    for i in range(0, n * HOP_LENGTH, step)])
+        if self.int8 is not None:  # framing and everything after the FFT compiled (asr.int8_kernel)
+            return self.int8.mel(np.fft.rfft(self.int8.frames(samples, n)))
         stride = samples.strides[0]
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)
-        if self.int8 is not None:  # the rest in one compiled call (asr.int8_kernel)
-            return self.int8.mel(spec)
         power = np.square(spec.real) + np.square(spec.imag)
         return np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))
 
