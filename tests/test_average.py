@@ -1,0 +1,48 @@
+"""Checkpoint averaging (train.average)."""
+import pytest
+import torch
+
+from asr.checkpoint import load_model, save_model
+from asr.model import AcousticModel, ModelConfig
+from train.average import average_models, main
+
+
+def _model(seed: int, hidden: int = 32) -> AcousticModel:
+    torch.manual_seed(seed)
+    return AcousticModel(ModelConfig(hidden=hidden, layers=2)).eval()
+
+
+def test_average_is_the_weighted_mean_of_parameters_and_keeps_buffers():
+    a, b = _model(0), _model(1)
+    b.normalizer.load_state_dict(a.normalizer.state_dict())
+    mean = average_models([a, b], [1.0, 3.0])
+    for (name, p), pa, pb in zip(mean.named_parameters(), a.parameters(), b.parameters()):
+        assert torch.allclose(p, 0.25 * pa + 0.75 * pb, atol=1e-6), name
+    assert torch.equal(mean.normalizer.mean, a.normalizer.mean)
+    same = average_models([a, a])
+    assert all(torch.allclose(p, q) for p, q in zip(same.parameters(), a.parameters()))
+
+
+def test_average_refuses_models_that_do_not_share_a_start(tmp_path):
+    a, b = _model(0), _model(1, hidden=48)
+    with pytest.raises(ValueError, match="configurations differ"):
+        average_models([a, b])
+    c = _model(2)
+    c.normalizer.set_stats(c.normalizer.mean + 1.0, c.normalizer.std)
+    with pytest.raises(ValueError, match="normalisation"):
+        average_models([a, c])
+    save_model(tmp_path / "a.pt", a)
+    save_model(tmp_path / "c.pt", c)
+    assert main([str(tmp_path / "a.pt"), str(tmp_path / "c.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_cli_writes_a_loadable_checkpoint(tmp_path):
+    a, b = _model(0), _model(1)
+    b.normalizer.load_state_dict(a.normalizer.state_dict())
+    save_model(tmp_path / "a.pt", a)
+    save_model(tmp_path / "b.pt", b)
+    assert main([str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--out", str(tmp_path / "m.pt")]) == 0
+    m = load_model(tmp_path / "m.pt")
+    assert m.meta["weights"] == [1.0, 1.0]
+    assert torch.allclose(m.head.weight, (a.head.weight + b.head.weight) / 2)

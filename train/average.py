@@ -1,0 +1,66 @@
+"""Average the weights of several checkpoints of one model (checkpoint averaging, "model soup").
+
+Runs fine-tuned from the same starting model stay in one basin of the loss, so the mean of their
+weights is a model too, often better than each of them. All inputs must share the configuration and
+the normalisation statistics (runs started with `asr train --init` from one checkpoint do).
+
+    python -m train.average --out runs/soup.pt runs/a/best.pt runs/b/best.pt [--weights 1,1]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from asr.checkpoint import ModelError, load_model, save_model
+from asr.model import AcousticModel
+
+__all__ = ["average_models"]
+
+
+def average_models(models: list[AcousticModel], weights: list[float] | None = None) -> AcousticModel:
+    """A new model whose parameters are the weighted mean of `models`' (the first one's buffers)."""
+    if not models:
+        raise ValueError("nothing to average")
+    weights = [1.0] * len(models) if weights is None else list(weights)
+    if len(weights) != len(models) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError("one non-negative weight per model, not all zero")
+    first = models[0]
+    for m in models[1:]:
+        if m.config != first.config:
+            raise ValueError(f"configurations differ: {m.config} vs {first.config}")
+        if not (torch.equal(m.normalizer.mean, first.normalizer.mean) and torch.equal(m.normalizer.std, first.normalizer.std)):
+            raise ValueError("normalisation statistics differ: average only runs started from one checkpoint")
+    total = sum(weights)
+    out = AcousticModel(first.config)
+    state = first.state_dict()
+    with torch.no_grad():
+        for name, _ in first.named_parameters():
+            state[name] = sum(w / total * m.state_dict()[name] for w, m in zip(weights, models))
+    out.load_state_dict(state)
+    return out.eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+", help="model checkpoints (float32, same configuration)")
+    p.add_argument("--out", required=True, help="where to write the averaged checkpoint")
+    p.add_argument("--weights", help="comma-separated weight per checkpoint (default: equal)")
+    args = p.parse_args(argv)
+    try:
+        models = [load_model(path) for path in args.checkpoints]
+        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+        model = average_models(models, weights)
+    except (ModelError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    meta = {"averaged_from": [str(Path(p)) for p in args.checkpoints], "weights": weights or [1.0] * len(models)}
+    save_model(args.out, model, meta)
+    print(f"{args.out}: mean of {len(models)} checkpoints")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
