@@ -1,8 +1,10 @@
 """How far int8 output is from float32 output, frame by frame: a steadier figure than a WER change.
 
 For each dev utterance, the whole-file log-probs of the float32 model and of its int8 versions
-(one weight scale per matrix, torch's default; one per output row, `asr.quantize`'s scheme): mean
-KL(float32 || int8) per output frame and the share of frames whose most likely token differs.
+(torch's int8 modules with one weight scale per matrix, torch's default, or one per output row,
+`asr.quantize`'s scheme; and the compiled int8 kernel that streaming and transcription run,
+`asr.int8_kernel`, activations quantized per frame): mean KL(float32 || int8) per output frame and
+the share of frames whose most likely token differs.
 
     python bench/int8_error.py --data corpora/synth --subset synth-dev --model asr/assets/default.pt --utterances 150
 """
@@ -16,6 +18,7 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import load_model
+from asr.incremental import encode_chunk, initial_state
 from asr.quantize import QUANTIZED_MODULES, quantize_model
 from data.librispeech import read_subset
 
@@ -38,15 +41,22 @@ def main() -> None:
     torch.set_num_threads(1)
     utterances, _ = read_subset(args.data, args.subset)
     model = load_model(args.model).eval()
-    variants = {"one scale per matrix": per_matrix(model), "one scale per row": quantize_model(model)}
+    q, qm = quantize_model(model), per_matrix(model)
+    variants = {  # (wave, feats, lens) -> log-probs 1 x T x V
+        "modules, one scale per matrix": lambda wave, feats, lens: qm(feats, lens, return_state=False)[0],
+        "modules, one scale per row": lambda wave, feats, lens: q(feats, lens, return_state=False)[0],
+        "compiled kernel (what streams)": lambda wave, feats, lens: encode_chunk(q, initial_state(q), wave,
+                                                                                 final=True)[1][None],
+    }
     totals = {name: [0.0, 0, 0] for name in variants}  # KL sum, argmax disagreements, frames
     with torch.inference_mode():
         for u in utterances[: args.utterances]:
-            feats = model.logmel(torch.from_numpy(load_audio(u.path))[None])
+            wave = torch.from_numpy(load_audio(u.path))
+            feats = model.logmel(wave[None])
             lens = torch.tensor([feats.shape[1]])
             ref = model(feats, lens, return_state=False)[0]
-            for name, q in variants.items():
-                lp = q(feats, lens, return_state=False)[0]
+            for name, run in variants.items():
+                lp = run(wave, feats, lens)
                 t = totals[name]
                 t[0] += float((ref.exp() * (ref - lp)).sum())
                 t[1] += int((lp.argmax(-1) != ref.argmax(-1)).sum())
