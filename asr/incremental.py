@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .audio import HOP_LENGTH, N_FFT
 from .features import num_frames
@@ -64,25 +63,11 @@ def encode_chunk(
         buf = buf[n * HOP_LENGTH:]
         frames = np.concatenate([frames, feats]) if len(frames) else feats
     m = frames.shape[0] // c.stride * c.stride
-    if kernel.int8 is not None:
-        log_probs, pending, rnn = kernel.int8.run(
-            np.ascontiguousarray(frames[:m].reshape(-1, c.n_mels * c.stride)), state.pending, state.rnn, final)
-        return EncoderState(
-            samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()), pending=pending,
-            rnn=rnn, samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + log_probs.shape[0],
-        ), log_probs
-    z = torch.cat([state.pending, kernel.embed(frames[:m])], dim=1) if m else state.pending  # 1 x (P + new) x H
-    if final:
-        z = F.pad(z, (0, 0, 0, c.lookahead))
-    ready = max(0, z.shape[1] - c.lookahead)
-    rnn = state.rnn
-    if ready:
-        log_probs, rnn = kernel.recur(kernel.look(z[:, : ready + c.lookahead]), rnn)
-    else:
-        log_probs = z.new_zeros(0, c.vocab_size)
+    # the int8 GRU/LSTM kernel (asr.int8_kernel) or the float one (asr.kernel): the same step
+    runner = kernel.int8 if kernel.int8 is not None else kernel
+    log_probs, pending, rnn = runner.run(frames[:m], state.pending, state.rnn, final)
     new_state = EncoderState(
-        samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
-        pending=z[:, ready:][:, : 0 if final else None].clone(), rnn=rnn,
-        samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + ready,
+        samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()), pending=pending, rnn=rnn,
+        samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + log_probs.shape[0],
     )
     return new_state, log_probs

@@ -220,10 +220,14 @@ def _log_mel(spec, filterbank, floor):
     return out
 
 
-def _row_scales(w: torch.Tensor) -> np.ndarray:
-    if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
-        return w.q_per_channel_scales().numpy().astype(np.float32)
-    return np.full(w.shape[0], w.q_scale(), np.float32)  # int8 files with one scale per matrix
+def _row_scales(key: str, w: torch.Tensor) -> np.ndarray:
+    """One float32 scale per output row (int8 files with one scale per matrix repeat it)."""
+    from .quantize import weight_scales
+
+    scales = weight_scales(key, w)
+    if isinstance(scales, float):
+        return np.full(w.shape[0], scales, np.float32)
+    return scales.numpy().astype(np.float32)
 
 
 def int8_weights(rnn, layers: int) -> dict[str, np.ndarray] | None:
@@ -242,7 +246,7 @@ def int8_weights(rnn, layers: int) -> dict[str, np.ndarray] | None:
             if w.dtype != torch.qint8:
                 return None
             out[f"w_{kind}"].append(w.int_repr().numpy())
-            out[f"s_{kind}"].append(_row_scales(w))
+            out[f"s_{kind}"].append(_row_scales(f"weight_{kind}_l{layer}", w))
             out[f"b_{kind}"].append(biases[f"bias_{kind}_l{layer}"].detach().numpy().astype(np.float32))
     return {k: np.ascontiguousarray(np.stack(v)) for k, v in out.items()}
 
@@ -278,9 +282,10 @@ class Int8Kernel:
         """rfft output of the windowed frames -> log-mel frames (`asr.kernel.StepKernel.logmel`'s last step)."""
         return _log_mel(spec, self.filterbank, np.float32(LOG_FLOOR))
 
-    def run(self, feats: np.ndarray, pending: torch.Tensor, state, final: bool):
-        """Stacked feature frames m x (n_mels * stride) -> (log-probs R x V, pending 1 x P x H, state)."""
+    def run(self, frames: np.ndarray, pending: torch.Tensor, state, final: bool):
+        """As `asr.kernel.StepKernel.run`: feature frames m x n_mels -> (log-probs R x V, pending 1 x P x H, state)."""
         c = self.config
+        feats = np.ascontiguousarray(frames.reshape(-1, c.n_mels * c.stride))  # stacked: m / stride x D
         shape = (c.layers, c.hidden)
         if state is None:
             h = cell = self.zeros

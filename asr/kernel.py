@@ -98,6 +98,23 @@ class StepKernel:
             y = torch.addcmul(y, z[:, k: k + t], self.look_w[k])
         return y
 
+    # -- the step -------------------------------------------------------------------------------
+
+    def run(self, frames: np.ndarray, pending: torch.Tensor, state: RNNState | None, final: bool):
+        """Feature frames m x n_mels (m a multiple of stride) after the P embedded frames `pending`
+        (1 x P x H) -> (log-probs R x V of the frames whose lookahead is complete, the embedded frames
+        still waiting for it, state). final=True: the last frames see zero lookahead, as offline."""
+        c = self.config
+        z = torch.cat([pending, self.embed(frames)], dim=1) if len(frames) else pending  # 1 x (P + new) x H
+        if final:
+            z = F.pad(z, (0, 0, 0, c.lookahead))
+        ready = max(0, z.shape[1] - c.lookahead)
+        if ready:
+            log_probs, state = self.recur(self.look(z[:, : ready + c.lookahead]), state)
+        else:
+            log_probs = z.new_zeros(0, c.vocab_size)
+        return log_probs, z[:, ready:][:, : 0 if final else None].clone(), state
+
     # -- recurrence and output ------------------------------------------------------------------
 
     def recur(self, x: torch.Tensor, state: RNNState | None) -> tuple[torch.Tensor, RNNState]:

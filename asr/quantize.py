@@ -34,7 +34,7 @@ QUANTIZED_MODULES = {"rnn", "head"}
 # gates, whose ranges differ. Default model v2, synth-dev: mean KL(float || int8) per frame 0.00555 -> 0.00523,
 # greedy WER change +0.58 -> +0.36; streaming RTF unchanged (docs/performance.md, bench/int8_error.py).
 
-__all__ = ["SCHEME", "quantize_model", "is_quantized", "quantized_checkpoint_dict", "save_quantized",
+__all__ = ["SCHEME", "quantize_model", "is_quantized", "weight_scales", "quantized_checkpoint_dict", "save_quantized",
            "model_from_quantized_dict"]
 
 
@@ -73,7 +73,7 @@ def _weights_and_biases(mod) -> tuple[dict[str, torch.Tensor], dict[str, torch.T
     return dict(wb["weight"]), dict(wb["bias"])
 
 
-def _scales(key: str, w: torch.Tensor) -> torch.Tensor | float:
+def weight_scales(key: str, w: torch.Tensor) -> torch.Tensor | float:
     """The scales of a symmetric int8 weight: one per output row (a tensor) or one per matrix (a float)."""
     if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
         if w.q_per_channel_axis() == 0 and not w.q_per_channel_zero_points().any():
@@ -84,7 +84,7 @@ def _scales(key: str, w: torch.Tensor) -> torch.Tensor | float:
 
 
 def _int8_tensor(values: torch.Tensor, scales: torch.Tensor | float) -> torch.Tensor:
-    """The quantized weight `_scales` describes (zero points 0)."""
+    """The quantized weight `weight_scales` describes (zero points 0)."""
     if isinstance(scales, torch.Tensor):
         _check_rows(values, scales)
         zeros = torch.zeros(len(scales), dtype=torch.long)
@@ -113,7 +113,7 @@ def quantized_checkpoint_dict(model: AcousticModel, meta: dict | None = None) ->
         weights, biases = _weights_and_biases(mod)
         for w_name, w in weights.items():
             key = f"{name}.{w_name}"
-            int8[key], scales[key] = w.int_repr().clone(), _scales(key, w)
+            int8[key], scales[key] = w.int_repr().clone(), weight_scales(key, w)
         float_state.update({f"{name}.{b_name}": b.detach().clone() for b_name, b in biases.items() if b is not None})
     for name, mod in model.named_modules():  # everything else stays float32 (normaliser, lookahead, features)
         if name in quantized:

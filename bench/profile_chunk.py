@@ -54,8 +54,7 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
             t2 = clock()
             m = frames.shape[0] // c.stride * c.stride
             if kernel.int8 is not None:  # int8 GRU/LSTM: front end to log-probs in one compiled call
-                log_probs, pending, rnn = kernel.int8.run(
-                    np.ascontiguousarray(frames[:m].reshape(-1, c.n_mels * c.stride)), enc.pending, enc.rnn, False)
+                log_probs, pending, rnn = kernel.int8.run(frames[:m], enc.pending, enc.rnn, False)
                 t5 = clock()
                 enc = EncoderState(samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
                                    pending=pending, rnn=rnn, samples_seen=enc.samples_seen + pcm.numel(),

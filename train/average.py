@@ -35,10 +35,11 @@ def average_models(models: list[AcousticModel], weights: list[float] | None = No
             raise ValueError("normalisation statistics differ: average only runs started from one checkpoint")
     total = sum(weights)
     out = AcousticModel(first.config)
-    state = first.state_dict()
+    states = [m.state_dict() for m in models]
+    state = dict(states[0])
     with torch.no_grad():
         for name, _ in first.named_parameters():
-            state[name] = sum(w / total * m.state_dict()[name] for w, m in zip(weights, models))
+            state[name] = sum(w / total * s[name] for w, s in zip(weights, states))
     out.load_state_dict(state)
     return out.eval()
 
