@@ -15,11 +15,17 @@ N_FFT = 400  # 25 ms window
 HOP_LENGTH = 160  # 10 ms hop
 N_MELS = 80
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH
+LOG_FLOOR = 1e-10  # floor of the mel power before the log
 
 __all__ = [
-    "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "FRAMES_PER_SECOND",
+    "SAMPLE_RATE", "N_FFT", "HOP_LENGTH", "N_MELS", "FRAMES_PER_SECOND", "LOG_FLOOR", "num_frames",
     "AudioError", "load_audio", "iter_audio", "audio_duration",
 ]
+
+
+def num_frames(num_samples: int) -> int:
+    """Feature frames that `num_samples` samples give with center=False."""
+    return 0 if num_samples < N_FFT else 1 + (num_samples - N_FFT) // HOP_LENGTH
 
 
 class AudioError(Exception):

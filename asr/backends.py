@@ -83,7 +83,8 @@ class ExportedModel:
     def encode_chunk(self, state: EncoderState, pcm: torch.Tensor, final: bool = False):
         """Same contract as asr.incremental.encode_chunk (which delegates here)."""
         c = self.config
-        buf = torch.cat([state.samples, pcm.float()])
+        pcm = torch.as_tensor(pcm).float()  # numpy from the streaming recognizer
+        buf = torch.cat([state.samples, pcm])
         n = num_frames(buf.numel())
         frames = state.frames
         if n:

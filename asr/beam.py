@@ -177,9 +177,10 @@ class BeamSearch:
         if new_stream:
             self.stream_frames = 0
 
-    def step(self, log_probs: torch.Tensor) -> None:
+    def step(self, log_probs) -> None:
+        """Feed T x V log-probs (a tensor, or a numpy array from asr.lite)."""
         if log_probs.shape[0]:
-            self.decoder.decode_step(log_probs.float().contiguous())
+            self.decoder.decode_step(torch.as_tensor(log_probs).float().contiguous())
             self.frames += log_probs.shape[0]
             self.stream_frames += log_probs.shape[0]
 

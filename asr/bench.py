@@ -31,6 +31,7 @@ __all__ = ["BenchConfig", "run_bench", "format_report", "spread", "process_peak"
 @dataclass(frozen=True)
 class BenchConfig:
     models: tuple[str | None, ...] = (None,)  # None: the bundled model
+    precisions: tuple[str, ...] = ("int8",)  # each model at each (asr.runtime); exports run as exported
     chunks_ms: tuple[int, ...] = (20, 40, 100, 200)
     runs: int = 3
     seconds: float = 90.0  # audio length
@@ -127,9 +128,9 @@ def process_peak(cmd: list[str]) -> dict:
     return {"peak_rss_mb": round(int(last[1]) / 1024, 1), "wall_s": round(wall, 2)}
 
 
-def peak_rss_transcribe(model_path: str | None, wav: Path) -> dict:
-    """A separate `asr transcribe --threads 1` process on the audio."""
-    return process_peak([sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1"]
+def peak_rss_transcribe(model_path: str | None, wav: Path, precision: str = "int8") -> dict:
+    """A separate `asr transcribe --threads 1 --precision P` process on the audio."""
+    return process_peak([sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1", "--precision", precision]
                          + (["--model", str(model_path)] if model_path else []))
 
 
@@ -138,32 +139,31 @@ def peak_rss_onnx_streamer(model_path: str, wav: Path) -> dict:
     return process_peak([sys.executable, "-m", "asr.onnx_stream", str(model_path), str(wav)])
 
 
-def _load(path: str | None, threads: int):
-    from .backends import load_any_model
+def _load(path: str | None, threads: int, precision: str):
+    from .runtime import load_for_inference
 
-    return load_any_model(path, threads=threads)
+    return load_for_inference(path, precision, threads=threads)
 
 
 def _describe(model, path: str | None) -> dict:
     from .checkpoint import DEFAULT_MODEL
-    from .quantize import is_quantized
 
     file = Path(path) if path else DEFAULT_MODEL
-    runtime = getattr(model, "runtime", "pytorch")
-    quant = getattr(model, "quantization", None) or ("int8" if is_quantized(model) else None)
+    runtime = getattr(model, "runtime", "asr.lite" if hasattr(model, "initial_state") else "pytorch")
+    quant = getattr(model, "quantization", None)
     return {"path": str(file), "runtime": runtime, "precision": "int8" if quant else "float32",
             "size_mb": round(file.stat().st_size / 2**20, 2), "config": asdict(model.config)}
 
 
 def bench_model(path: str | None, audio: BenchAudio, wav: Path, cfg: BenchConfig,
-                progress: Callable[[str], None]) -> dict:
+                progress: Callable[[str], None], precision: str = "int8") -> dict:
     threads_before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         loads = []
         for _ in range(cfg.runs):
             t0 = time.perf_counter()
-            model = _load(path, threads=1)
+            model = _load(path, 1, precision)
             loads.append(time.perf_counter() - t0)
         out = {**_describe(model, path), "load_s": spread(loads), "streaming": []}
         for c in cfg.chunks_ms:
@@ -173,11 +173,11 @@ def bench_model(path: str | None, audio: BenchAudio, wav: Path, cfg: BenchConfig
         out["offline"] = {"1": bench_offline(model, wav, audio.seconds, cfg.runs)}
         if cfg.all_threads > 1:
             torch.set_num_threads(cfg.all_threads)
-            many = _load(path, threads=cfg.all_threads) if getattr(model, "runtime", "") == "onnx" else model
+            many = _load(path, cfg.all_threads, precision) if getattr(model, "runtime", "") == "onnx" else model
             out["offline"][str(cfg.all_threads)] = bench_offline(many, wav, audio.seconds, cfg.runs)
         if cfg.rss:
             progress(f"{out['path']}: peak RSS of asr transcribe")
-            out["transcribe_process"] = peak_rss_transcribe(path, wav)
+            out["transcribe_process"] = peak_rss_transcribe(path, wav, precision)
             if out["runtime"] == "onnx":
                 out["onnx_stream_process"] = peak_rss_onnx_streamer(path, wav)
     finally:
@@ -261,7 +261,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None
         wav = Path(tmp) / "bench.wav"
         sf.write(str(wav), audio.samples, SAMPLE_RATE, subtype="PCM_16")
         for path in cfg.models:
-            results["models"].append(bench_model(path, audio, wav, cfg, progress))
+            for precision in cfg.precisions:
+                results["models"].append(bench_model(path, audio, wav, cfg, progress, precision))
     if cfg.pocketsphinx:
         progress("PocketSphinx")
         ps = bench_pocketsphinx(audio, cfg.peers_chunk_ms, cfg.runs, cfg.pocketsphinx_vad)

@@ -9,17 +9,13 @@ from pathlib import Path
 
 import torch
 
+from .config import DEFAULT_MODEL, ModelError
 from .model import AcousticModel, ModelConfig
 from .vocab import VOCAB
 
 FORMAT_VERSION = 1
-DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.pt"
 
 __all__ = ["DEFAULT_MODEL", "ModelError", "atomic_save", "checkpoint_dict", "save_model", "load_model", "model_from_dict"]
-
-
-class ModelError(Exception):
-    """A model file that cannot be used; the message is one line for the user."""
 
 
 def checkpoint_dict(model: AcousticModel, meta: dict | None = None) -> dict:

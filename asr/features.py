@@ -9,16 +9,9 @@ import torch
 import torchaudio
 from torch import nn
 
-from .audio import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
-
-LOG_FLOOR = 1e-10
+from .audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, num_frames
 
 __all__ = ["LOG_FLOOR", "LogMel", "Normalizer", "num_frames", "feature_lengths"]
-
-
-def num_frames(num_samples: int) -> int:
-    """Feature frames that `num_samples` samples give with center=False."""
-    return 0 if num_samples < N_FFT else 1 + (num_samples - N_FFT) // HOP_LENGTH
 
 
 def feature_lengths(sample_lens: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .audio import HOP_LENGTH, N_FFT
-from .features import num_frames
+from .framing import feature_step
 from .kernel import kernel_for
 from .model import AcousticModel, RNNState
 
@@ -49,25 +48,17 @@ def encode_chunk(
     if not isinstance(model, AcousticModel):  # an exported network (asr.backends.ExportedModel) streams itself
         return model.encode_chunk(state, pcm, final)
     c, kernel = model.config, kernel_for(model)
-    new = pcm.numpy() if isinstance(pcm, torch.Tensor) else np.asarray(pcm)
-    buf = np.concatenate([state.samples.numpy(), new.astype(np.float32, copy=False)])
-    frames = state.frames.numpy()
-    n = num_frames(len(buf))
-    if not final and state.pending.shape[1] + (frames.shape[0] + n) // c.stride <= c.lookahead:
-        # no output frame yet: keep the samples, compute their features when one is due (a 20 ms
-        # chunk then costs an append, and each model frame one pass, with the same outputs)
+    new = pcm.numpy() if isinstance(pcm, torch.Tensor) else np.asarray(pcm, dtype=np.float32)
+    frames, buf, rest = feature_step(state.samples.numpy(), state.frames.numpy(), new, state.pending.shape[1],
+                                     c.stride, c.lookahead, final, kernel.logmel_frames)
+    if frames is None:  # no output frame due yet: only the samples are kept
         return EncoderState(torch.from_numpy(buf), state.frames, state.pending, state.rnn,
                             state.samples_seen + len(new), state.frames_out), torch.zeros(0, c.vocab_size)
-    if n:
-        feats = kernel.logmel(buf[: (n - 1) * HOP_LENGTH + N_FFT])
-        buf = buf[n * HOP_LENGTH:]
-        frames = np.concatenate([frames, feats]) if len(frames) else feats
-    m = frames.shape[0] // c.stride * c.stride
     # the int8 GRU/LSTM kernel (asr.int8_kernel) or the float one (asr.kernel): the same step
     runner = kernel.int8 if kernel.int8 is not None else kernel
-    log_probs, pending, rnn = runner.run(frames[:m], state.pending, state.rnn, final)
+    log_probs, pending, rnn = runner.run(frames, state.pending, state.rnn, final)
     new_state = EncoderState(
-        samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()), pending=pending, rnn=rnn,
+        samples=torch.from_numpy(buf), frames=torch.from_numpy(rest), pending=pending, rnn=rnn,
         samples_seen=state.samples_seen + len(new), frames_out=state.frames_out + log_probs.shape[0],
     )
     return new_state, log_probs

@@ -27,13 +27,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from numba import njit
 
-from .audio import HOP_LENGTH
-from .features import LOG_FLOOR
+from .audio import HOP_LENGTH, LOG_FLOOR
 
-__all__ = ["Int8Kernel", "int8_weights"]
+__all__ = ["Int8Kernel", "int8_weights", "quantize_rows"]
 
 _GRU, _LSTM = 0, 1
 
@@ -220,7 +218,16 @@ def _log_mel(spec, filterbank, floor):
     return out
 
 
-def _row_scales(key: str, w: torch.Tensor) -> np.ndarray:
+def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 N x K -> (int8 values, float32 scale per row): what torch's per-channel symmetric weight
+    observer and quantizer give (`asr.quantize`): scale max|row| / 127.5, values rint(w / scale)."""
+    w = np.asarray(w, np.float32)
+    scales = np.maximum(np.abs(w).max(axis=1) / np.float32(127.5), np.finfo(np.float32).eps).astype(np.float32)
+    values = np.clip(np.rint(w * (np.float32(1.0) / scales)[:, None]), -128, 127).astype(np.int8)
+    return values, scales
+
+
+def _row_scales(key: str, w) -> np.ndarray:
     """One float32 scale per output row (int8 files with one scale per matrix repeat it)."""
     from .quantize import weight_scales
 
@@ -231,8 +238,9 @@ def _row_scales(key: str, w: torch.Tensor) -> np.ndarray:
 
 
 def int8_weights(rnn, layers: int) -> dict[str, np.ndarray] | None:
-    """The int8 GRU/LSTM's weights (int8 values, per-row scales, float biases) stacked by layer;
-    None for a module this kernel does not run."""
+    """The int8 GRU/LSTM module's weights (int8 values, per-row scales, float biases) stacked by
+    layer; None for a module this kernel does not run."""
+    import torch
     from torch.ao.nn.quantized import dynamic as nnqd
 
     if not isinstance(rnn, (nnqd.GRU, nnqd.LSTM)):
@@ -251,28 +259,30 @@ def int8_weights(rnn, layers: int) -> dict[str, np.ndarray] | None:
     return {k: np.ascontiguousarray(np.stack(v)) for k, v in out.items()}
 
 
-class Int8Kernel:
-    """The compiled step for one int8 GRU/LSTM model (built by `asr.kernel.StepKernel`)."""
+def _f32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
 
-    def __init__(self, config, weights: dict[str, np.ndarray], front_w: torch.Tensor, front_b: torch.Tensor,
-                 look_w: torch.Tensor | None, look_b: torch.Tensor | None, head, window: np.ndarray,
-                 filterbank: np.ndarray) -> None:
+
+class Int8Kernel:
+    """The compiled step for one int8 GRU/LSTM model, on numpy arrays only: built by
+    `asr.kernel.StepKernel` from torch's int8 modules, or by `asr.lite` straight from a checkpoint.
+
+    weights: `int8_weights`' dict; front_w, front_b: the front end with the normaliser folded in;
+    look_w (lookahead + 1) x H and look_b, or None; head_w V x H (the dequantized int8 output layer)
+    and head_b; window and filterbank: the log-mel's."""
+
+    def __init__(self, config, weights: dict[str, np.ndarray], front_w, front_b, look_w, look_b, head_w, head_b,
+                 window, filterbank) -> None:
         self.config = config
         self.cell = _LSTM if config.cell == "lstm" else _GRU
         self.weights = weights
-        self.front_w = np.ascontiguousarray(front_w.numpy(), dtype=np.float32)
-        self.front_b = np.ascontiguousarray(front_b.numpy(), dtype=np.float32)
         hidden = config.hidden
-        self.look_w = (np.ascontiguousarray(look_w.numpy(), dtype=np.float32) if look_w is not None
-                       else np.zeros((0, hidden), np.float32))
-        self.look_b = (np.ascontiguousarray(look_b.numpy(), dtype=np.float32) if look_b is not None
-                       else np.zeros(hidden, np.float32))
-        head_w, head_b = head.weight(), head.bias()  # a dynamically quantized Linear
-        self.head_w = np.ascontiguousarray(head_w.dequantize().numpy(), dtype=np.float32)
-        self.head_b = np.ascontiguousarray(head_b.detach().numpy(), dtype=np.float32)
+        self.front_w, self.front_b = _f32(front_w), _f32(front_b)
+        self.look_w = _f32(look_w) if look_w is not None else np.zeros((0, hidden), np.float32)
+        self.look_b = _f32(look_b) if look_b is not None else np.zeros(hidden, np.float32)
+        self.head_w, self.head_b = _f32(head_w), _f32(head_b)
         self.zeros = np.zeros((config.layers, hidden), np.float32)
-        self.window = np.ascontiguousarray(window, dtype=np.float32)
-        self.filterbank = np.ascontiguousarray(filterbank, dtype=np.float32)
+        self.window, self.filterbank = _f32(window), _f32(filterbank)
 
     def frames(self, samples: np.ndarray, n: int) -> np.ndarray:
         """The first n windowed analysis frames of `samples` (float32), ready for the FFT."""
@@ -282,23 +292,38 @@ class Int8Kernel:
         """rfft output of the windowed frames -> log-mel frames (`asr.kernel.StepKernel.logmel`'s last step)."""
         return _log_mel(spec, self.filterbank, np.float32(LOG_FLOOR))
 
-    def run(self, frames: np.ndarray, pending: torch.Tensor, state, final: bool):
-        """As `asr.kernel.StepKernel.run`: feature frames m x n_mels -> (log-probs R x V, pending 1 x P x H, state)."""
-        c = self.config
-        feats = np.ascontiguousarray(frames.reshape(-1, c.n_mels * c.stride))  # stacked: m / stride x D
-        shape = (c.layers, c.hidden)
-        if state is None:
-            h = cell = self.zeros
-        elif self.cell == _LSTM:
-            h, cell = state[0].numpy().reshape(shape), state[1].numpy().reshape(shape)
-        else:
-            h, cell = state.numpy().reshape(shape), self.zeros
+    def logmel(self, samples: np.ndarray, n: int) -> np.ndarray:
+        """The first n log-mel frames of float32 `samples` (center=False)."""
+        return self.mel(np.fft.rfft(self.frames(samples, n)))
+
+    def step(self, frames: np.ndarray, pending: np.ndarray, h: np.ndarray | None, c: np.ndarray | None,
+             final: bool):
+        """Feature frames m x n_mels (m a multiple of stride) after the P embedded frames `pending`
+        (P x H) and the state h, c (layers x H; None: zeros) -> (log-probs R x V of the frames whose
+        lookahead is complete, the embedded frames still waiting for it, h, c)."""
+        cfg = self.config
+        feats = np.ascontiguousarray(frames.reshape(-1, cfg.n_mels * cfg.stride))  # stacked: m / stride x D
         w = self.weights
-        log_probs, rest, h, cell = _run(
-            self.cell, feats, pending.numpy()[0], final, c.lookahead, h, cell, self.front_w, self.front_b,
-            self.look_w, self.look_b, w["w_ih"], w["s_ih"], w["b_ih"], w["w_hh"], w["s_hh"], w["b_hh"],
-            self.head_w, self.head_b,
+        return _run(
+            self.cell, feats, pending, final, cfg.lookahead, self.zeros if h is None else h,
+            self.zeros if c is None else c, self.front_w, self.front_b, self.look_w, self.look_b,
+            w["w_ih"], w["s_ih"], w["b_ih"], w["w_hh"], w["s_hh"], w["b_hh"], self.head_w, self.head_b,
         )
-        h_t = torch.from_numpy(h.reshape(c.layers, 1, c.hidden))
-        new_state = (h_t, torch.from_numpy(cell.reshape(c.layers, 1, c.hidden))) if self.cell == _LSTM else h_t
+
+    def run(self, frames: np.ndarray, pending, state, final: bool):
+        """`step` with torch's state types, as `asr.kernel.StepKernel.run`: feature frames m x n_mels,
+        pending 1 x P x H, state h or (h, c) (layers x 1 x H) -> (log-probs R x V, pending, state)."""
+        import torch
+
+        cfg = self.config
+        shape = (cfg.layers, cfg.hidden)
+        if state is None:
+            h = c = None
+        elif self.cell == _LSTM:
+            h, c = state[0].numpy().reshape(shape), state[1].numpy().reshape(shape)
+        else:
+            h, c = state.numpy().reshape(shape), None
+        log_probs, rest, h, c = self.step(frames, pending.numpy()[0], h, c, final)
+        h_t = torch.from_numpy(h.reshape(cfg.layers, 1, cfg.hidden))
+        new_state = (h_t, torch.from_numpy(c.reshape(cfg.layers, 1, cfg.hidden))) if self.cell == _LSTM else h_t
         return torch.from_numpy(log_probs), torch.from_numpy(rest[None]), new_state

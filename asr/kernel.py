@@ -26,13 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio import HOP_LENGTH, N_FFT, N_MELS
-from .features import LOG_FLOOR
+from .audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS
+from .framing import logmel_in_blocks
 from .model import AcousticModel, RNNState
 
 __all__ = ["StepKernel", "kernel_for"]
 
-_FEATURE_BLOCK = 256  # feature frames per FFT call
 _RECURRENCES = {"gru": torch._VF.gru, "lstm": torch._VF.lstm, "rnn": torch._VF.rnn_tanh}
 
 
@@ -44,7 +43,9 @@ class StepKernel:
             self.filterbank = model.logmel.mel.mel_scale.fb.detach().numpy()  # (N_FFT/2 + 1) x n_mels
             # the normaliser folded into the front end's linear layer: W (x - mean) / std + b
             self.front_w = model.frontend.weight.detach() / model.normalizer.std.repeat(c.stride)
-            self.front_b = model.frontend.bias.detach() - self.front_w @ model.normalizer.mean.repeat(c.stride)
+            # in float64, rounded once: the same float32 bias whichever library sums it (asr.lite folds it in numpy)
+            mean = model.normalizer.mean.repeat(c.stride).double()
+            self.front_b = (model.frontend.bias.detach().double() - self.front_w.double() @ mean).float()
             self.look_w = model.lookahead.weight.detach()[:, 0].T if model.lookahead is not None else None
             self.look_b = model.lookahead.bias.detach() if model.lookahead is not None else None
         self.head, self.rnn = model.head, model.rnn
@@ -56,8 +57,12 @@ class StepKernel:
 
             weights = int8_weights(model.rnn, c.layers)
             if weights is not None:
-                self.int8 = Int8Kernel(c, weights, self.front_w, self.front_b, self.look_w, self.look_b, model.head,
-                                       self.window, self.filterbank)
+                head_w, head_b = model.head.weight(), model.head.bias()  # a dynamically quantized Linear
+                self.int8 = Int8Kernel(c, weights, self.front_w.numpy(), self.front_b.numpy(),
+                                       None if self.look_w is None else self.look_w.numpy(),
+                                       None if self.look_b is None else self.look_b.numpy(),
+                                       head_w.dequantize().numpy(), head_b.detach().numpy(), self.window,
+                                       self.filterbank)
         self.zero_state = torch.zeros(c.layers, 1, c.hidden)
         self._tensors = [*model.parameters(), *model.buffers()]
         self._versions = self.versions()
@@ -70,13 +75,12 @@ class StepKernel:
 
     def logmel(self, samples: np.ndarray) -> np.ndarray:
         """float32 samples (N >= N_FFT) -> log-mel frames T x n_mels (center=False), as `LogMel`."""
-        n = 1 + (len(samples) - N_FFT) // HOP_LENGTH
-        if n > _FEATURE_BLOCK:  # a long block (offline files): pieces keep the FFT's temporaries small
-            step = _FEATURE_BLOCK * HOP_LENGTH
-            return np.concatenate([self.logmel(samples[i: i + step + N_FFT - HOP_LENGTH])
-                                   for i in range(0, n * HOP_LENGTH, step)])
+        return logmel_in_blocks(samples, self.logmel_frames)
+
+    def logmel_frames(self, samples: np.ndarray, n: int) -> np.ndarray:
+        """The first n log-mel frames of `samples` in one pass."""
         if self.int8 is not None:  # framing and everything after the FFT compiled (asr.int8_kernel)
-            return self.int8.mel(np.fft.rfft(self.int8.frames(samples, n)))
+            return self.int8.logmel(samples, n)
         stride = samples.strides[0]
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)

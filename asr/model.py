@@ -14,7 +14,6 @@ recurrent state goes in and comes out, nothing is kept on `self`. The pieces (`e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
 
 import torch
@@ -22,46 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .audio import FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from .config import ModelConfig
 from .features import LogMel, Normalizer
-from .vocab import VOCAB
 
-CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}  # the names: asr.config.CELL_NAMES
 
 # h (layers x B x H) for gru/rnn, (h, c) for lstm
 RNNState = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 
 __all__ = ["CELLS", "ModelConfig", "AcousticModel", "RNNState", "count_parameters"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    cell: str = "gru"
-    hidden: int = 320
-    layers: int = 3
-    stride: int = 3  # feature frames stacked into one model frame (30 ms)
-    lookahead: int = 1  # future model frames seen by each output (0-2)
-    dropout: float = 0.1
-    n_mels: int = N_MELS
-    vocab_size: int = len(VOCAB)
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, not {self.cell!r}")
-        if not 0 <= self.lookahead <= 2:
-            raise ValueError("lookahead must be 0, 1 or 2 model frames")
-        if not 2 <= self.stride <= 4:
-            raise ValueError("stride must be 2, 3 or 4")
-
-    @property
-    def frame_seconds(self) -> float:
-        return self.stride / FRAMES_PER_SECOND
-
-    @property
-    def algorithmic_latency_ms(self) -> float:
-        """Audio that must arrive after a sound before its output frame can be computed."""
-        window_ms = 1000 * (N_FFT - HOP_LENGTH) / SAMPLE_RATE
-        return window_ms + 1000 * self.frame_seconds * (1 + self.lookahead)
 
 
 class AcousticModel(nn.Module):

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .audio import SAMPLE_RATE, iter_audio
-from .beam import BeamSearch
-from .model import AcousticModel
 from .words import utterance_confidence
+
+if TYPE_CHECKING:  # not imported at run time: an asr.lite model transcribes without torch
+    from .beam import BeamSearch
+    from .model import AcousticModel
 
 __all__ = ["Transcript", "transcribe_file"]
 

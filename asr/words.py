@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from .vocab import BLANK, VOCAB
 
@@ -28,12 +28,12 @@ class Emission:
     prob: float  # posterior of the token at its first frame
 
 
-def emissions_from_path(path: list[int], log_probs: torch.Tensor, first_frame: int = 0) -> list[Emission]:
+def emissions_from_path(path: list[int], log_probs, first_frame: int = 0) -> list[Emission]:
     """Emissions of a path over T frames (`log_probs` T x V) numbered from `first_frame`."""
     if not path:
         return []
     out: list[Emission] = []
-    probs = log_probs.gather(1, torch.tensor(path)[:, None]).squeeze(1).exp().tolist()
+    probs = np.exp(np.asarray(log_probs)[np.arange(len(path)), path]).tolist()  # a T x V array or tensor
     prev = BLANK
     for i, tok in enumerate(path):
         if tok != BLANK and tok == prev:

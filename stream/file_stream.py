@@ -6,14 +6,16 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
 from asr.audio import SAMPLE_RATE, iter_audio
-from asr.model import AcousticModel
 
 from .recognizer import Recognizer, StreamConfig
+
+if TYPE_CHECKING:
+    from asr.model import AcousticModel
 
 __all__ = ["StreamStats", "chunks_of", "stream_file"]
 

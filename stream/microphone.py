@@ -9,14 +9,16 @@ import queue
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from asr.audio import SAMPLE_RATE
-from asr.model import AcousticModel
 
 from .recognizer import Recognizer, StreamConfig
+
+if TYPE_CHECKING:
+    from asr.model import AcousticModel
 
 __all__ = ["LiveError", "LiveConfig", "LiveStats", "list_input_devices", "run_live"]
 

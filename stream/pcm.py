@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 __all__ = ["PcmStats", "CLEAN", "to_float_pcm"]
 
@@ -30,16 +29,16 @@ class PcmStats:
 CLEAN = PcmStats()  # nothing sanitised
 
 
-def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStats]:
-    """-> (float32 samples (N,), bytes to carry to the next chunk, what was sanitised)."""
+def to_float_pcm(data, carry: bytes = b"") -> tuple[np.ndarray, bytes, PcmStats]:
+    """-> (float32 numpy samples (N,), bytes to carry to the next chunk, what was sanitised)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = carry + bytes(data)
         usable = len(raw) - len(raw) % 2
         x = np.frombuffer(raw[:usable], dtype="<i2").astype(np.float32) / 32768.0
-        return torch.from_numpy(x), raw[usable:], CLEAN
+        return x, raw[usable:], CLEAN
     if carry:
         raise TypeError("int16 bytes with an odd length were fed before; continue with bytes")
-    if isinstance(data, torch.Tensor):
+    if type(data).__module__ == "torch" and type(data).__name__ == "Tensor":  # without importing torch
         data = data.detach().cpu().numpy()
     if not isinstance(data, np.ndarray):
         raise TypeError(f"audio must be bytes, a numpy array or a torch tensor, not {type(data).__name__}")
@@ -48,12 +47,12 @@ def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStat
     if data.ndim != 1:
         raise TypeError(f"audio must be 1-D (samples) or 2-D (samples x channels), not {data.ndim}-D")
     if data.dtype == np.int16:
-        return torch.from_numpy(data.astype(np.float32) / 32768.0), b"", CLEAN
+        return data.astype(np.float32) / 32768.0, b"", CLEAN
     if data.dtype.kind != "f":
         raise TypeError(f"audio samples must be int16 or float, not {data.dtype}")
     x = data.astype(np.float32, copy=True)
     if not len(x) or np.abs(x).max() <= 1.0:  # the usual case in one pass (NaN fails the comparison)
-        return torch.from_numpy(x), b"", CLEAN
+        return x, b"", CLEAN
     bad = ~np.isfinite(x)
     nonfinite = int(bad.sum())
     if nonfinite:
@@ -62,4 +61,4 @@ def to_float_pcm(data, carry: bytes = b"") -> tuple[torch.Tensor, bytes, PcmStat
     clipped = int(over.sum())
     if clipped:
         np.clip(x, -1.0, 1.0, out=x)
-    return torch.from_numpy(x), b"", PcmStats(nonfinite, clipped)
+    return x, b"", PcmStats(nonfinite, clipped)

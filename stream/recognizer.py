@@ -20,18 +20,22 @@ import time
 import math
 from dataclasses import dataclass, field, replace
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from asr.audio import SAMPLE_RATE
-from asr.beam import BeamSearch
 from asr.decoding import decode_path
-from asr.incremental import EncoderState, encode_chunk, initial_state
-from asr.model import AcousticModel
 from asr.vocab import BLANK, VOCAB
 from asr.words import Emission, emissions_from_path, utterance_confidence, words_from_emissions
 
 from .pcm import PcmStats, to_float_pcm
+
+if TYPE_CHECKING:  # torch is imported only for models that need it (asr.lite runs without)
+    from asr.beam import BeamSearch
+    from asr.incremental import EncoderState
+    from asr.lite import LiteState
+    from asr.model import AcousticModel
 
 SPACE = VOCAB.index(" ")
 
@@ -54,9 +58,25 @@ def emission_delay(model, cfg: StreamConfig) -> float:
     return float(getattr(model, "meta", {}).get("emission_delay_frames", 0.0))
 
 
+def _initial_encoder(model):
+    if hasattr(model, "initial_state"):  # asr.lite.LiteModel: numpy state, no torch
+        return model.initial_state()
+    from asr.incremental import initial_state
+
+    return initial_state(model)
+
+
+def _encode(model, encoder, samples: np.ndarray, final: bool):
+    if hasattr(model, "initial_state"):
+        return model.encode_chunk(encoder, samples, final)
+    from asr.incremental import encode_chunk
+
+    return encode_chunk(model, encoder, samples, final=final)
+
+
 @dataclass(frozen=True)
 class StreamState:
-    encoder: EncoderState
+    encoder: EncoderState | LiteState
     prev_token: int = BLANK  # greedy carry: best token of the last frame
     text: str = ""  # current utterance, raw (spaces as decoded)
     emissions: tuple[Emission, ...] = ()  # greedy characters of `text`, with frames and posteriors
@@ -69,7 +89,7 @@ class StreamState:
     # state keeps the log-probs of the current utterance (for word posteriors) and where it began
     beam: BeamSearch | None = field(default=None, compare=False)
     segment_start: int = 0
-    segment_log_probs: tuple[torch.Tensor, ...] = field(default=(), compare=False)
+    segment_log_probs: tuple = field(default=(), compare=False)  # T x V tensors or arrays
 
 
 def initial_stream_state(model: AcousticModel, beam: BeamSearch | None = None) -> StreamState:
@@ -77,7 +97,7 @@ def initial_stream_state(model: AcousticModel, beam: BeamSearch | None = None) -
     come from the beam search, otherwise from greedy decoding."""
     if beam is not None:
         beam.begin(new_stream=True)
-    return StreamState(encoder=initial_state(model), beam=beam)
+    return StreamState(encoder=_initial_encoder(model), beam=beam)
 
 
 def _event(kind: str, text: str, start: float, end: float) -> dict:
@@ -101,7 +121,7 @@ def _with(state: StreamState, **changes) -> StreamState:
     return new
 
 
-def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, frame_s: float, delay: float = 0.0):
+def _decode(state: StreamState, log_probs, cfg: StreamConfig, frame_s: float, delay: float = 0.0):
     """Greedy decoding with endpointing over new frames; returns (state, finals, end frames of the
     finals within this chunk)."""
     finals, cuts = [], []
@@ -110,7 +130,7 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
     silence_frames = round(cfg.trailing_silence / frame_s)
     max_frames = round(cfg.max_utterance / frame_s)
     gap_frames = max(1, round(cfg.cut_gap / frame_s))
-    scores = log_probs.numpy()  # numpy's argmax on a few rows costs a tenth of a tensor max() call
+    scores = np.asarray(log_probs)  # numpy's argmax on a few rows costs a tenth of a tensor max() call
     best = scores.argmax(axis=-1)
     best_lp = scores[np.arange(len(best)), best]
     for i, (tok, lp) in enumerate(zip(best.tolist(), best_lp.tolist())):
@@ -142,7 +162,8 @@ def _decode(state: StreamState, log_probs: torch.Tensor, cfg: StreamConfig, fram
 def _beam_segment_end(state: StreamState, greedy_final: dict, frame_s: float, delay: float) -> dict:
     """The final of the beam segment that just ended, over the span the greedy endpointer found."""
     words, path = state.beam.end()
-    lp = torch.cat(state.segment_log_probs) if state.segment_log_probs else torch.zeros(0, len(VOCAB))
+    pieces = [np.asarray(p) for p in state.segment_log_probs]
+    lp = np.concatenate(pieces) if pieces else np.zeros((0, len(VOCAB)), np.float32)
     timed = words_from_emissions(emissions_from_path(path, lp, state.segment_start), frame_s, spellings=words,
                                  delay_frames=delay)
     event = _event("final", " ".join(w["word"] for w in timed), greedy_final["start"], greedy_final["end"])
@@ -150,7 +171,7 @@ def _beam_segment_end(state: StreamState, greedy_final: dict, frame_s: float, de
     return event
 
 
-def _beam_decode(state: StreamState, log_probs: torch.Tensor, finals: list[dict], cuts: list[int],
+def _beam_decode(state: StreamState, log_probs, finals: list[dict], cuts: list[int],
                  frame_s: float, delay: float, end_of_stream: bool):
     """Feed the chunk to the beam search, ending a beam segment at every endpoint the greedy pass found."""
     beam, done, pos = state.beam, [], 0
@@ -190,7 +211,7 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
     if state.beam is not None and state.beam.stream_frames != state.frames:
         raise RuntimeError("stale stream state: a beam-search stream can only go on from its latest state")
     samples, carry, stats = to_float_pcm(pcm, state.byte_carry)
-    encoder, log_probs = encode_chunk(model, state.encoder, samples, final=final)
+    encoder, log_probs = _encode(model, state.encoder, samples, final)
     state = _with(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     if not log_probs.shape[0] and not final:  # no new frame: nothing to decode (most 20 ms chunks)
         return state, []
@@ -216,7 +237,7 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
 
 def finish(model: AcousticModel, state: StreamState, cfg: StreamConfig = StreamConfig()):
     """End of stream: the last frames are computed (zero lookahead) and the last final emitted."""
-    return step(model, state, torch.zeros(0), cfg, final=True)
+    return step(model, state, np.zeros(0, np.float32), cfg, final=True)
 
 
 class Recognizer:

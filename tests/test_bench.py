@@ -33,11 +33,14 @@ def test_bench_audio_from_a_corpus(tiny_corpus):
 def test_run_bench_results_and_report(random_model_path, tmp_path):
     espeak("x")
     pytest.importorskip("pocketsphinx")
-    cfg = BenchConfig(models=(str(random_model_path),), chunks_ms=(40, 100), runs=2, seconds=3.0, rss=True)
+    cfg = BenchConfig(models=(str(random_model_path),), precisions=("int8", "float32"), chunks_ms=(40, 100), runs=2,
+                      seconds=3.0, rss=True)
     r = run_bench(cfg)
     json.dumps(r)  # JSON-ready
     assert r["audio"]["seconds"] >= 3.0 and r["runs"] == 2
-    (m,) = r["models"]
+    lite, m = r["models"]  # each model at each precision: the int8 runtime without torch, then torch float32
+    assert lite["runtime"] == "asr.lite" and lite["precision"] == "int8" and lite["streaming"][0]["rtf"]["n"] == 2
+    assert 0 < lite["transcribe_process"]["peak_rss_mb"] < m["transcribe_process"]["peak_rss_mb"]
     assert m["runtime"] == "pytorch" and m["precision"] == "float32" and m["load_s"]["n"] == 2
     assert [s["chunk_ms"] for s in m["streaming"]] == [40, 100]
     for s in m["streaming"]:

@@ -76,7 +76,7 @@ def evaluate(
             continue
         lens = torch.tensor([len(w) for w in waves])
         if is_quantized(model):  # int8: the compiled kernel, as `asr transcribe` and the streams run it
-            outs = [encode_chunk(model, initial_state(model), w, final=True)[1] for w in waves]
+            outs = [_encode_whole(model, w) for w in waves]
             out_lens = torch.tensor([len(o) for o in outs])
             log_probs = pad_sequence(outs, batch_first=True)
         else:
@@ -93,6 +93,13 @@ def evaluate(
     elapsed = time.perf_counter() - start
     wer, cer = error_rates(refs, hyps)
     return EvalResult(wer, cer, len(refs), seconds, elapsed / max(seconds, 1e-9), skipped, tuple(zip(ids, refs, hyps)))
+
+
+def _encode_whole(model, wave: torch.Tensor) -> torch.Tensor:
+    """One utterance through the streaming step (int8: the compiled kernel), T x V log-probs."""
+    if hasattr(model, "initial_state"):  # asr.lite.LiteModel: numpy in and out
+        return torch.from_numpy(model.encode_chunk(model.initial_state(), wave.numpy(), final=True)[1])
+    return encode_chunk(model, initial_state(model), wave, final=True)[1]
 
 
 def _beam_text(beam: BeamSearch, log_probs: torch.Tensor) -> str:

@@ -1,0 +1,40 @@
+"""Loading a model to run, by precision: the one entry point of `asr transcribe`, `stream`, `live`,
+`eval` and `bench`.
+
+precision "int8" (the commands' default): a GRU/LSTM checkpoint, float32 or int8, runs in the int8
+runtime without torch (`asr.lite`); any other checkpoint (a vanilla `rnn` cell) is quantized with
+torch (`asr.quantize`). "float32": the file as it is, through torch. TorchScript and ONNX exports
+run as exported either way. Torch is imported only when the model needs it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import DEFAULT_MODEL
+
+__all__ = ["PRECISIONS", "load_for_inference"]
+
+PRECISIONS = ("int8", "float32")
+
+
+def load_for_inference(path: str | Path | None = None, precision: str = "int8", threads: int | None = None):
+    """The model at `path` (default: the bundled model) ready to run; raises asr.checkpoint.ModelError
+    for a missing or unusable file. `threads`: ONNX Runtime's intra-op threads (asr.backends)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    file = Path(path) if path is not None else DEFAULT_MODEL
+    if precision == "int8" and file.is_file() and file.suffix != ".onnx":
+        from .lite import LiteError, load_lite
+
+        try:
+            return load_lite(file)
+        except LiteError:
+            pass  # an export, a vanilla rnn cell or a bad file: torch's loaders take it (and name the error)
+    from .backends import load_any_model
+
+    model = load_any_model(file, threads=threads)  # a checkpoint (float32 or int8), or a TorchScript/ONNX export
+    if precision == "int8" and getattr(model, "quantization", None) is None and hasattr(model, "rnn"):
+        from .quantize import quantize_model
+
+        model = quantize_model(model)
+    return model
