@@ -327,6 +327,7 @@ def format_report(r: dict) -> str:
             for m in r["models"]:
                 for key, what in (("speedup_vs_pocketsphinx", "RTF"), ("cpu_speedup_vs_pocketsphinx", "CPU RTF")):
                     ratio = ", ".join(f"{c} ms: {x:.1f}x" for c, x in m.get(key, {}).items())
-                    lines.append(f"speed-up of {m['path']} over PocketSphinx ({what} ratio): {ratio}")
+                    name = f"{m['path']} ({m['runtime']} {m['precision']})"
+                    lines.append(f"speed-up of {name} over PocketSphinx ({what} ratio): {ratio}")
     lines.append(f"\nbenchmark wall time {r['wall_s']:.0f} s")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import SAMPLE_RATE
 from .config import ModelConfig
 from .framing import feature_step
 from .vocab import VOCAB
@@ -52,9 +53,15 @@ class _Storage:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_):
-    """torch._utils._rebuild_tensor_v2 for numpy: a copy of the tensor's elements."""
+    """torch._utils._rebuild_tensor_v2 for numpy: a copy of the tensor's elements (bounds checked:
+    as_strided itself would read past the storage of a malformed file)."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride) or min((*size, *stride, offset), default=0) < 0:
+        raise ValueError("malformed tensor")
+    if 0 not in size and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(storage):
+        raise ValueError("tensor outside its storage")
     item = storage.itemsize
-    view = np.lib.stride_tricks.as_strided(storage[offset:], tuple(size), tuple(s * item for s in stride))
+    view = np.lib.stride_tricks.as_strided(storage[offset:], size, tuple(s * item for s in stride))
     return np.array(view)
 
 
@@ -161,6 +168,9 @@ class LiteModel:
         self.kernel = Int8Kernel(c, stacked, front_w, front_b, look_w, look_b,
                                  head_values.astype(np.float32) * head_scales[:, None], state["head.bias"],
                                  state["logmel.mel.spectrogram.window"], state["logmel.mel.mel_scale.fb"])
+        # the compiled code is loaded (or compiled) on its first call: here, not in a live stream's first
+        # chunk (about 0.5 s from numba's cache)
+        self.encode_chunk(self.initial_state(), np.zeros(SAMPLE_RATE // 10, np.float32), final=True)
 
     def eval(self) -> "LiteModel":
         return self

@@ -7,6 +7,7 @@ long run: peak RSS, RSS growth, and the per-chunk time of the first vs the last 
 
     python bench/stream_bench.py --data corpora/synth --subset synth-dev --minutes 60 --json runs/stream_bench.json
     python bench/stream_bench.py --data corpora/synth --subset synth-dev --decoder beam --minutes 10 --speed-minutes 2
+    python bench/stream_bench.py --data corpora/synth --subset synth-dev --precision float32   # torch, float32
 
 With --decoder beam the finals and partials come from the beam search with the bundled LM (asr.beam).
 """
@@ -16,15 +17,14 @@ import argparse
 import itertools
 import json
 import resource
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from asr.audio import SAMPLE_RATE, load_audio
-from asr.beam import BeamSearch, DecoderConfig
-from asr.checkpoint import load_model
+from asr.runtime import PRECISIONS, load_for_inference
 from data.librispeech import read_subset
 from stream import Recognizer
 
@@ -85,17 +85,25 @@ def main() -> None:
     p.add_argument("--speed-minutes", type=float, default=5.0, help="audio per chunk size for the RTF table")
     p.add_argument("--chunks", default="20,40,100,200")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
-    p.add_argument("--beam-size", type=int, default=DecoderConfig.beam_size)
+    p.add_argument("--beam-size", type=int, default=64)
     p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
+    p.add_argument("--precision", choices=PRECISIONS, default="int8",
+                   help="as asr stream (default int8: the runtime without torch, so the RSS figures have no torch)")
     p.add_argument("--json", help="write the results here too")
     args = p.parse_args()
-    beam = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm)) if args.decoder == "beam" else None
+    beam = None
+    if args.decoder == "beam":  # torch and torchaudio's decoder
+        from asr.beam import BeamSearch, DecoderConfig
 
-    torch.set_num_threads(1)
-    model = load_model(args.model)
+        beam = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm))
+    model = load_for_inference(args.model, args.precision)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(1)
     utts, _ = read_subset(args.data, args.subset)
     waves = [load_audio(u.path) for u in utts[:200]]
-    results = {"model": args.model or "bundled", "threads": 1, "speed": [], "endurance": None,
+    results = {"model": args.model or "bundled", "precision": args.precision, "threads": 1, "speed": [], "endurance": None,
                "decoder": args.decoder, "beam_size": args.beam_size if beam else None, "lm": args.lm if beam else None}
     for c in [int(x) for x in args.chunks.split(",")]:
         r = run(model, waves, c, args.speed_minutes * 60, beam)

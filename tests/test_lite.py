@@ -1,5 +1,6 @@
 """The int8 runtime without torch (asr.lite): same numbers as torch's int8 path, exact streaming,
 and `asr transcribe` on the bundled model never importing torch."""
+import io
 import json
 import pickle
 import subprocess
@@ -124,6 +125,25 @@ def test_refuses_what_it_cannot_read(tmp_path):
         z.writestr("archive/data.pkl", pickle.dumps(subprocess.Popen))
     with pytest.raises(LiteError):
         read_checkpoint(tmp_path / "evil.pt")
+
+    class Marker:  # a storage of 4 floats, and a tensor claiming a million elements of it
+        pass
+
+    class Tensor:
+        def __reduce__(self):
+            return torch._utils._rebuild_tensor_v2, (Marker(), 0, (1_000_000,), (1,), False, {})
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 4) if isinstance(obj, Marker) else None
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump({"w": Tensor()})
+    with zipfile.ZipFile(tmp_path / "overrun.pt", "w") as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/data/0", np.zeros(4, np.float32).tobytes())
+    with pytest.raises(LiteError):
+        read_checkpoint(tmp_path / "overrun.pt")
 
 
 def test_cli_transcribe_runs_without_torch_and_float32_with_it(tmp_path):
