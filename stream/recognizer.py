@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 import math
 from dataclasses import dataclass, field, replace
-
 from typing import TYPE_CHECKING
 
 import numpy as np
