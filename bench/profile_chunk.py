@@ -40,11 +40,11 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
             t0 = clock()
             pcm, _, _ = to_float_pcm(samples[i: i + chunk])
             t1 = clock()
-            buf = np.concatenate([enc.samples.numpy(), pcm.numpy()])
+            buf = np.concatenate([enc.samples.numpy(), pcm])
             n = num_frames(len(buf))
             frames = enc.frames.numpy()
             if enc.pending.shape[1] + (frames.shape[0] + n) // c.stride <= c.lookahead:  # no frame due yet
-                enc = replace(enc, samples=torch.from_numpy(buf), samples_seen=enc.samples_seen + pcm.numel())
+                enc = replace(enc, samples=torch.from_numpy(buf), samples_seen=enc.samples_seen + len(pcm))
                 t["buffer only"] += clock() - t0
                 continue
             if n:
@@ -57,7 +57,7 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
                 log_probs, pending, rnn = kernel.int8.run(frames[:m], enc.pending, enc.rnn, False)
                 t5 = clock()
                 enc = EncoderState(samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
-                                   pending=pending, rnn=rnn, samples_seen=enc.samples_seen + pcm.numel(),
+                                   pending=pending, rnn=rnn, samples_seen=enc.samples_seen + len(pcm),
                                    frames_out=enc.frames_out + log_probs.shape[0])
                 t6 = clock()
                 st, _, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
@@ -78,7 +78,7 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
                 t4 = clock()
             t5 = clock()
             enc = EncoderState(samples=torch.from_numpy(buf.copy()), frames=torch.from_numpy(frames[m:].copy()),
-                               pending=z[:, ready:].clone(), rnn=rnn, samples_seen=enc.samples_seen + pcm.numel(),
+                               pending=z[:, ready:].clone(), rnn=rnn, samples_seen=enc.samples_seen + len(pcm),
                                frames_out=enc.frames_out + ready)
             t6 = clock()
             st, _, _ = _decode(st, log_probs, StreamConfig(), c.frame_seconds)
