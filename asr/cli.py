@@ -330,7 +330,8 @@ def cmd_synth(args) -> int:
     from data.synth import SynthConfig, SynthError, synthesize_corpus
 
     cfg = SynthConfig(text=Path(args.text), out=Path(args.out), subset=args.subset, hours=args.hours,
-                      engines=tuple(args.voices.split(",")), split=args.split, seed=args.seed, workers=args.workers)
+                      engines=tuple(args.voices.split(",")), split=args.split, seed=args.seed, workers=args.workers,
+                      exclude_subsets=tuple(args.exclude_subset or ()))
     try:
         summary = synthesize_corpus(cfg)
     except SynthError as e:
@@ -497,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train: training voices and sentences; dev: only the held-out voices and sentences")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--exclude-subset", action="append", metavar="NAME",
+                   help="a subset of the same --out corpus whose sentences are not used again (repeatable): "
+                        "e.g. a test set beside the dev set, --split dev --exclude-subset synth-dev")
     s.set_defaults(func=cmd_synth)
 
     r = sub.add_parser("train", help="train a CTC model (gru, lstm or rnn) on LibriSpeech-layout subsets",

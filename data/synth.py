@@ -63,6 +63,9 @@ class SynthConfig:
     split: str = "train"    # "train" | "dev" (held-out voices and sentences only) | "all"
     seed: int = 0
     workers: int = 2
+    # subsets of the same corpus root whose sentences are not spoken again: a test set beside a dev
+    # set (both from the held-out sentences) shares no sentence with it
+    exclude_subsets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,9 +174,27 @@ def _check(cfg: SynthConfig) -> tuple[Path, list[Voice], list[str]]:
     if missing:
         raise SynthError(f"no installed {cfg.split} voices for {', '.join(missing)}")
     sentences = _read_sentences(cfg.text, cfg.split)
+    if cfg.exclude_subsets:
+        spoken = _subset_sentences(cfg.out, cfg.exclude_subsets)
+        sentences = [s for s in sentences if s not in spoken]
     if len(sentences) < len(cfg.engines):
         raise SynthError(f"{cfg.text}: too few usable {cfg.split} sentences ({len(sentences)})")
     return subset, voices, sentences
+
+
+def _subset_sentences(root: Path, subsets: tuple[str, ...]) -> set[str]:
+    """The normalised transcripts of existing subsets of the corpus at `root`."""
+    spoken: set[str] = set()
+    for name in subsets:
+        base = Path(root) / "LibriSpeech" / name
+        trans = sorted(base.glob("*/*/*.trans.txt"))
+        if not trans:
+            raise SynthError(f"--exclude-subset {name}: no transcripts under {base}")
+        for f in trans:
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if " " in line:
+                    spoken.add(" ".join(line.split(" ", 1)[1].upper().split()))
+    return spoken
 
 
 def synthesize_corpus(cfg: SynthConfig, progress: bool = True) -> SynthSummary:

@@ -136,3 +136,19 @@ def test_errors_are_synth_errors(text, tmp_path):
     (tmp_path / "LibriSpeech" / "x" / "old.flac").write_bytes(b"")
     with pytest.raises(SynthError, match="delete it first"):
         synthesize_corpus(SynthConfig(text, tmp_path, "x", 0.01), progress=False)
+
+
+def test_a_test_set_shares_no_sentence_with_the_dev_set(corpora, text):
+    dev = corpora["dev"].path
+    test = _make_excluding(text, dev.parent.parent, "synth-test", ("synth-dev",))
+    dev_text, test_text = set(_transcripts(dev).values()), set(_transcripts(test.path).values())
+    assert test_text and not dev_text & test_text
+    assert {sentence_split(s) for s in test_text} == {"dev"}
+    with pytest.raises(SynthError, match="no transcripts"):
+        _make_excluding(text, dev.parent.parent, "synth-x", ("no-such-subset",))
+
+
+def _make_excluding(text, root, subset, exclude):
+    cfg = SynthConfig(text=text, out=root, subset=subset, hours=HOURS, split="dev", seed=5, workers=2,
+                      exclude_subsets=exclude)
+    return synthesize_corpus(cfg, progress=False)
