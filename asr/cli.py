@@ -43,7 +43,7 @@ def _load_model_or_exit(path: str | None, precision: str = "float32"):
 
 def _set_threads(n: int | None) -> None:
     """torch's CPU threads, where torch runs (the int8 runtime, asr.lite, is single-threaded)."""
-    if n and "torch" in sys.modules:
+    if n and sys.modules.get("torch") is not None:
         import torch
 
         torch.set_num_threads(n)
@@ -683,10 +683,21 @@ def entry() -> None:
     raise SystemExit(status)
 
 
+# what the runtime-only install (`pip install asr-rnn-ctc`: transcribe, stream and live in int8) leaves
+# out; the `all` extra has them (pyproject.toml)
+OPTIONAL_MODULES = {"torch", "torchaudio", "jiwer", "flashlight", "kaldingram", "piper", "onnx", "onnxruntime",
+                    "pocketsphinx", "matplotlib"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in OPTIONAL_MODULES:
+            raise
+        return _fail(f"this needs {e.name.split('.')[0]}, which the runtime-only install leaves out "
+                     "(it runs transcribe, stream and live in int8): pip install 'asr-rnn-ctc[all]'", 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:  # e.g. `asr transcribe ... | head`: the reader left, which is not an error

@@ -97,7 +97,7 @@ def main() -> None:
 
         beam = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm))
     model = load_for_inference(args.model, args.precision)
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         import torch
 
         torch.set_num_threads(1)

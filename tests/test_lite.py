@@ -162,3 +162,34 @@ def test_cli_transcribe_runs_without_torch_and_float32_with_it(tmp_path):
     int8_words = runs["int8"][0]["text"].split()
     float_words = runs["float32"][0]["text"].split()
     assert len(int8_words) > 10 and abs(len(int8_words) - len(float_words)) <= 2
+
+
+_BLOCKED = ["torch", "torchaudio", "jiwer", "flashlight", "kaldingram", "piper", "onnx", "onnxruntime", "pocketsphinx",
+            "matplotlib"]
+
+
+def _cli_without_extras(*argv: str) -> subprocess.CompletedProcess:
+    """`asr ARGV` with the `all` extra's modules unimportable, as in the runtime-only install."""
+    code = (f"import sys\nfor m in {_BLOCKED!r}:\n    sys.modules[m] = None\n"
+            "from asr.cli import main\nraise SystemExit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_runtime_only_install_transcribes_and_streams(tmp_path):
+    sample = str(ASSETS / "sample.flac")
+    r = _cli_without_extras("transcribe", sample, "--format", "srt")
+    assert r.returncode == 0, r.stderr
+    assert "-->" in r.stdout
+    r = _cli_without_extras("stream", sample, "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    assert any(json.loads(line)["type"] == "final" for line in r.stdout.splitlines())
+
+
+@pytest.mark.parametrize("argv", [("transcribe", "{sample}", "--precision", "float32"),
+                                  ("transcribe", "{sample}", "--decoder", "beam"),
+                                  ("eval", "--data", "{tmp}", "--subset", "x")])
+def test_runtime_only_install_names_what_is_missing(tmp_path, argv):
+    r = _cli_without_extras(*(a.format(sample=ASSETS / "sample.flac", tmp=tmp_path) for a in argv))
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()  # one line, no traceback
+    assert "pip install 'asr-rnn-ctc[all]'" in line
