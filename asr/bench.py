@@ -130,8 +130,8 @@ def process_peak(cmd: list[str]) -> dict:
 
 def peak_rss_transcribe(model_path: str | None, wav: Path, precision: str = "int8") -> dict:
     """A separate `asr transcribe --threads 1 --precision P` process on the audio."""
-    return process_peak([sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1", "--precision", precision]
-                         + (["--model", str(model_path)] if model_path else []))
+    return process_peak([sys.executable, "-m", "asr", "transcribe", str(wav), "--threads", "1",
+                         "--precision", precision] + (["--model", str(model_path)] if model_path else []))
 
 
 def peak_rss_onnx_streamer(model_path: str, wav: Path) -> dict:
@@ -149,7 +149,7 @@ def _describe(model, path: str | None) -> dict:
     from .checkpoint import DEFAULT_MODEL
 
     file = Path(path) if path else DEFAULT_MODEL
-    runtime = getattr(model, "runtime", "asr.lite" if hasattr(model, "initial_state") else "pytorch")
+    runtime = getattr(model, "runtime", "pytorch")
     quant = getattr(model, "quantization", None)
     return {"path": str(file), "runtime": runtime, "precision": "int8" if quant else "float32",
             "size_mb": round(file.stat().st_size / 2**20, 2), "config": asdict(model.config)}

@@ -9,8 +9,9 @@ from .vocab import VOCAB
 
 CELL_NAMES = ("gru", "lstm", "rnn")
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.pt"  # the bundled model
+INT8_SCHEME = "int8-dynamic"  # int8 models and checkpoints (asr.quantize, asr.lite)
 
-__all__ = ["CELL_NAMES", "DEFAULT_MODEL", "ModelConfig", "ModelError"]
+__all__ = ["CELL_NAMES", "DEFAULT_MODEL", "INT8_SCHEME", "ModelConfig", "ModelError"]
 
 
 class ModelError(Exception):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS
 from .framing import logmel_in_blocks
+from .lite import fold_normalizer
 from .model import AcousticModel, RNNState
 
 __all__ = ["StepKernel", "kernel_for"]
@@ -41,11 +42,11 @@ class StepKernel:
         with torch.no_grad():
             self.window = model.logmel.mel.spectrogram.window.detach().numpy()
             self.filterbank = model.logmel.mel.mel_scale.fb.detach().numpy()  # (N_FFT/2 + 1) x n_mels
-            # the normaliser folded into the front end's linear layer: W (x - mean) / std + b
-            self.front_w = model.frontend.weight.detach() / model.normalizer.std.repeat(c.stride)
-            # in float64, rounded once: the same float32 bias whichever library sums it (asr.lite folds it in numpy)
-            mean = model.normalizer.mean.repeat(c.stride).double()
-            self.front_b = (model.frontend.bias.detach().double() - self.front_w.double() @ mean).float()
+            # the normaliser folded into the front end's linear layer, as asr.lite folds it
+            front, norm = model.frontend, model.normalizer
+            front_w, front_b = fold_normalizer(front.weight.detach().numpy(), front.bias.detach().numpy(),
+                                               norm.mean.numpy(), norm.std.numpy(), c.stride)
+            self.front_w, self.front_b = torch.from_numpy(front_w), torch.from_numpy(front_b)
             self.look_w = model.lookahead.weight.detach()[:, 0].T if model.lookahead is not None else None
             self.look_b = model.lookahead.bias.detach() if model.lookahead is not None else None
         self.head, self.rnn = model.head, model.rnn

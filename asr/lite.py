@@ -30,13 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .config import ModelConfig
+from .config import INT8_SCHEME, ModelConfig
 from .framing import feature_step
 from .vocab import VOCAB
 
-__all__ = ["LiteError", "LiteState", "LiteModel", "read_checkpoint", "load_lite"]
-
-SCHEME = "int8-dynamic"  # asr.quantize.SCHEME (that module imports torch)
+__all__ = ["LiteError", "LiteState", "LiteModel", "fold_normalizer", "read_checkpoint", "load_lite"]
 
 _STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
              "CharStorage": np.int8, "ByteStorage": np.uint8, "ShortStorage": np.int16, "IntStorage": np.int32,
@@ -108,6 +106,17 @@ def read_checkpoint(path: str | Path) -> dict:
         raise LiteError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
 
 
+def fold_normalizer(weight, bias, mean, std, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """The front end's linear layer with the normaliser folded in: W (x - mean) / std + b = W' x + b'
+    for x the `stride` stacked frames. b' is summed in float64 and rounded once, so both kernels
+    (`asr.kernel` for torch models, this runtime) get the same float32 bias."""
+    std = np.tile(np.asarray(std, np.float32), stride)
+    mean = np.tile(np.asarray(mean, np.float64), stride)
+    front_w = np.asarray(weight, np.float32) / std
+    front_b = (np.asarray(bias, np.float64) - front_w.astype(np.float64) @ mean).astype(np.float32)
+    return front_w, front_b
+
+
 @dataclass(frozen=True)
 class LiteState:
     """`asr.incremental.EncoderState` with numpy arrays."""
@@ -123,7 +132,8 @@ class LiteState:
 class LiteModel:
     """An int8 GRU/LSTM model run without torch (see the module's docstring)."""
 
-    quantization = SCHEME
+    quantization = INT8_SCHEME
+    runtime = "asr.lite"  # as asr.backends.ExportedModel names its runtime
 
     def __init__(self, ckpt: dict) -> None:
         from .int8_kernel import Int8Kernel, quantize_rows
@@ -140,7 +150,7 @@ class LiteModel:
         self.meta = dict(ckpt.get("meta", {}))
         state = ckpt["model"]
         q = ckpt.get("quantization")
-        if q is not None and q.get("scheme") != SCHEME:
+        if q is not None and q.get("scheme") != INT8_SCHEME:
             raise LiteError(f"unknown quantization {q.get('scheme')!r}")
 
         def int8(key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -159,10 +169,8 @@ class LiteModel:
                 weights[f"b_{kind}"].append(np.asarray(state[f"rnn.bias_{kind}_l{layer}"], np.float32))
         stacked = {k: np.ascontiguousarray(np.stack(v)) for k, v in weights.items()}
         head_values, head_scales = int8("head.weight")
-        std = np.tile(np.asarray(state["normalizer.std"], np.float32), c.stride)
-        mean = np.tile(np.asarray(state["normalizer.mean"], np.float64), c.stride)
-        front_w = np.asarray(state["frontend.weight"], np.float32) / std  # the normaliser folded in
-        front_b = (np.asarray(state["frontend.bias"], np.float64) - front_w.astype(np.float64) @ mean).astype(np.float32)
+        front_w, front_b = fold_normalizer(state["frontend.weight"], state["frontend.bias"], state["normalizer.mean"],
+                                           state["normalizer.std"], c.stride)
         look_w = state["lookahead.weight"][:, 0].T if c.lookahead else None
         look_b = state["lookahead.bias"] if c.lookahead else None
         self.kernel = Int8Kernel(c, stacked, front_w, front_b, look_w, look_b,

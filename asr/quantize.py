@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from .checkpoint import FORMAT_VERSION, ModelError, atomic_save, model_from_dict
+from .config import INT8_SCHEME
 from .model import AcousticModel
 from .vocab import VOCAB
 
-SCHEME = "int8-dynamic"
+SCHEME = INT8_SCHEME
 # The recurrent stack (nearly all the weights) and the output layer. The front end's linear layer stays
 # float32: its input is the normalised log-mel, and quantizing it cost dev WER for no measurable speed
 # (default model, synth-dev WER 63.88 float32; all linear + GRU 64.58; GRU + head 64.14; GRU only 64.23).
