@@ -349,8 +349,10 @@ def cmd_bench(args) -> int:
 
     if bool(args.data) != bool(args.subset):
         return _fail("--data and --subset go together", 2)
+    from .runtime import PRECISIONS
+
     precisions = tuple(p.strip() for p in args.precision.split(","))
-    if not precisions or any(p not in ("int8", "float32") for p in precisions):
+    if not precisions or any(p not in PRECISIONS for p in precisions):
         return _fail(f"--precision: int8, float32 or both comma-separated, not {args.precision!r}", 2)
     for m in args.model or []:
         _load_model_or_exit(m)  # a bad model fails now, not after minutes of measuring
@@ -400,7 +402,9 @@ def decoding_options(q) -> None:
 
 
 def precision_option(q) -> None:
-    q.add_argument("--precision", choices=["int8", "float32"], default="int8",
+    from .runtime import PRECISIONS
+
+    q.add_argument("--precision", choices=PRECISIONS, default="int8",
                    help="int8 (default): a GRU/LSTM checkpoint runs quantized (one scale per weight row) in the "
                         "compiled int8 runtime without torch: 2-3.5x faster streaming, ~180 MB instead of ~570 MB, "
                         "dev WER within 0.2 of float32; float32: the checkpoint's own weights through torch. "

@@ -9,7 +9,8 @@ __all__ = ["decode_path", "greedy_decode", "greedy_step"]
 
 
 def greedy_step(log_probs, prev: int = BLANK) -> tuple[str, int]:
-    """Decode T x V frames (a tensor or a numpy array) that follow a frame whose best token was `prev`; returns (text, last token).
+    """Decode T x V frames (a tensor or a numpy array) that follow a frame whose best token was
+    `prev`; returns (text, last token).
 
     Chained over chunks it gives exactly the text of decoding all frames at once.
     """

@@ -85,7 +85,7 @@ def main() -> None:
     p.add_argument("--speed-minutes", type=float, default=5.0, help="audio per chunk size for the RTF table")
     p.add_argument("--chunks", default="20,40,100,200")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
-    p.add_argument("--beam-size", type=int, default=64)
+    p.add_argument("--beam-size", type=int, help="default: asr.beam.DecoderConfig's")
     p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
     p.add_argument("--precision", choices=PRECISIONS, default="int8",
                    help="as asr stream (default int8: the runtime without torch, so the RSS figures have no torch)")
@@ -95,7 +95,8 @@ def main() -> None:
     if args.decoder == "beam":  # torch and torchaudio's decoder
         from asr.beam import BeamSearch, DecoderConfig
 
-        beam = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm))
+        size = {} if args.beam_size is None else {"beam_size": args.beam_size}
+        beam = BeamSearch(DecoderConfig("beam", lm=args.lm, **size))
     model = load_for_inference(args.model, args.precision)
     if sys.modules.get("torch") is not None:
         import torch
@@ -103,8 +104,9 @@ def main() -> None:
         torch.set_num_threads(1)
     utts, _ = read_subset(args.data, args.subset)
     waves = [load_audio(u.path) for u in utts[:200]]
-    results = {"model": args.model or "bundled", "precision": args.precision, "threads": 1, "speed": [], "endurance": None,
-               "decoder": args.decoder, "beam_size": args.beam_size if beam else None, "lm": args.lm if beam else None}
+    results = {"model": args.model or "bundled", "precision": args.precision, "threads": 1, "speed": [],
+               "endurance": None, "decoder": args.decoder, "beam_size": beam.cfg.beam_size if beam else None,
+               "lm": args.lm if beam else None}
     for c in [int(x) for x in args.chunks.split(",")]:
         r = run(model, waves, c, args.speed_minutes * 60, beam)
         results["speed"].append(r)

@@ -183,17 +183,18 @@ def _check(cfg: SynthConfig) -> tuple[Path, list[Voice], list[str]]:
 
 
 def _subset_sentences(root: Path, subsets: tuple[str, ...]) -> set[str]:
-    """The normalised transcripts of existing subsets of the corpus at `root`."""
+    """The transcripts of existing subsets of the corpus at `root`, normalised as sentences are here."""
+    from data.librispeech import read_subset
+
     spoken: set[str] = set()
     for name in subsets:
-        base = Path(root) / "LibriSpeech" / name
-        trans = sorted(base.glob("*/*/*.trans.txt"))
-        if not trans:
-            raise SynthError(f"--exclude-subset {name}: no transcripts under {base}")
-        for f in trans:
-            for line in f.read_text(encoding="utf-8").splitlines():
-                if " " in line:
-                    spoken.add(" ".join(line.split(" ", 1)[1].upper().split()))
+        try:
+            utterances, _ = read_subset(root, name, progress=False)
+        except FileNotFoundError:
+            utterances = []
+        if not utterances:
+            raise SynthError(f"--exclude-subset {name}: no transcripts under {Path(root) / 'LibriSpeech' / name}")
+        spoken |= {" ".join(u.text.upper().split()) for u in utterances}
     return spoken
 
 
