@@ -234,7 +234,8 @@ def cmd_train(args) -> int:
     # options that may change when a run is resumed; None means "as saved" (or the default)
     tunable = {"epochs": args.epochs, "max_minutes": args.max_minutes, "workers": args.workers,
                "device": args.device, "amp": args.amp, "threads": args.threads,
-               "checkpoint_every": args.checkpoint_every}
+               "checkpoint_every": args.checkpoint_every, "eval_every_minutes": args.eval_every,
+               "keep_checkpoints": args.keep_checkpoints or None}
     try:
         if args.resume:
             saved = Path(args.resume) / "config.json"
@@ -517,8 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder (checkpoints, log.csv, config.json, train_state.pt)")
     r.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or killed run from RUN_DIR/train_state.pt with its saved configuration "
-                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every "
-                        "may change)")
+                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every, "
+                        "--eval-every, --keep-checkpoints may change)")
     r.add_argument("--cell", choices=["gru", "lstm", "rnn"], default="gru")
     r.add_argument("--hidden", type=int, default=320)
     r.add_argument("--layers", type=int, default=3)
@@ -561,6 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
                    help="mixed precision on CUDA (default auto: bf16 where supported, else fp16)")
     r.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints (default 1000)")
+    r.add_argument("--eval-every", type=float, metavar="MINUTES",
+                   help="also evaluate on the dev subset (log.csv row, best.pt, last.pt) every this many minutes of "
+                        "training, for long epochs; evaluation time is not counted in the budget")
+    r.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep the model of every evaluation as RUN_DIR/step-<N>.pt (inputs for python -m "
+                        "train.average)")
     r.add_argument("--trace-batches", action="store_true",
                    help="write every batch's utterance ids to RUN_DIR/batches.rank<R>.tsv")
     r.add_argument("--seed", type=int, default=0)

@@ -186,3 +186,17 @@ def test_resume_without_a_run_folder_is_one_line(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path)]) == 2
     assert "required: --train, --dev, --out" in capsys.readouterr().err
+
+
+def test_eval_every_evaluates_inside_epochs_and_keep_checkpoints_keeps_each_model(tiny_corpus, tmp_path, one_thread):
+    run = tmp_path / "run"
+    assert main(tiny_args(tiny_corpus, run, "--eval-every", "0.0005", "--keep-checkpoints")) == 0
+    logged = rows(run)
+    assert len(logged) > 2  # more evaluations than the two epoch ends
+    steps = [int(r["step"]) for r in logged]
+    assert steps == sorted(set(steps))
+    kept = sorted(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+    assert kept == steps
+    last = load_model(run / f"step-{steps[-1]}.pt").state_dict()
+    assert all(torch.equal(last[k], v) for k, v in weights(run).items())
+    assert load_model(run / f"step-{steps[0]}.pt").meta["step"] == steps[0]

@@ -176,6 +176,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
         meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
                 "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
         save_model(cfg.out / "last.pt", model, meta)
+        if cfg.keep_checkpoints:
+            save_model(cfg.out / f"step-{step}.pt", model, meta)
         if (wer, cer) < best:
             best = (wer, cer)
             save_model(cfg.out / "best.pt", model, meta)
