@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import DEFAULT_MODEL
+from .lite import LiteModel
 
-__all__ = ["PRECISIONS", "load_for_inference"]
+__all__ = ["PRECISIONS", "load_for_inference", "initial_encoder_state", "encode"]
 
 PRECISIONS = ("int8", "float32")
 
@@ -38,3 +39,23 @@ def load_for_inference(path: str | Path | None = None, precision: str = "int8", 
 
         model = quantize_model(model)
     return model
+
+
+def initial_encoder_state(model):
+    """The encoder carry of a new stream: asr.lite's numpy state for its models, asr.incremental's
+    (torch) for the others; torch is imported only for those."""
+    if isinstance(model, LiteModel):
+        return model.initial_state()
+    from .incremental import initial_state
+
+    return initial_state(model)
+
+
+def encode(model, state, samples, final: bool = False):
+    """Feed 16 kHz float samples (N,) to any loaded model: (new state, T x V log-probs of the finished
+    frames), numpy for asr.lite models, torch for the others. final=True ends the utterance."""
+    if isinstance(model, LiteModel):
+        return model.encode_chunk(state, samples, final)
+    from .incremental import encode_chunk
+
+    return encode_chunk(model, state, samples, final=final)

@@ -25,6 +25,7 @@ import numpy as np
 
 from asr.audio import SAMPLE_RATE
 from asr.decoding import decode_path
+from asr.runtime import encode, initial_encoder_state
 from asr.vocab import BLANK, VOCAB
 from asr.words import Emission, emissions_from_path, utterance_confidence, words_from_emissions
 
@@ -57,22 +58,6 @@ def emission_delay(model, cfg: StreamConfig) -> float:
     return float(getattr(model, "meta", {}).get("emission_delay_frames", 0.0))
 
 
-def _initial_encoder(model):
-    if hasattr(model, "initial_state"):  # asr.lite.LiteModel: numpy state, no torch
-        return model.initial_state()
-    from asr.incremental import initial_state
-
-    return initial_state(model)
-
-
-def _encode(model, encoder, samples: np.ndarray, final: bool):
-    if hasattr(model, "initial_state"):
-        return model.encode_chunk(encoder, samples, final)
-    from asr.incremental import encode_chunk
-
-    return encode_chunk(model, encoder, samples, final=final)
-
-
 @dataclass(frozen=True)
 class StreamState:
     encoder: EncoderState | LiteState
@@ -96,7 +81,7 @@ def initial_stream_state(model: AcousticModel, beam: BeamSearch | None = None) -
     come from the beam search, otherwise from greedy decoding."""
     if beam is not None:
         beam.begin(new_stream=True)
-    return StreamState(encoder=_initial_encoder(model), beam=beam)
+    return StreamState(encoder=initial_encoder_state(model), beam=beam)
 
 
 def _event(kind: str, text: str, start: float, end: float) -> dict:
@@ -210,7 +195,7 @@ def step(model: AcousticModel, state: StreamState, pcm, cfg: StreamConfig = Stre
     if state.beam is not None and state.beam.stream_frames != state.frames:
         raise RuntimeError("stale stream state: a beam-search stream can only go on from its latest state")
     samples, carry, stats = to_float_pcm(pcm, state.byte_carry)
-    encoder, log_probs = _encode(model, state.encoder, samples, final)
+    encoder, log_probs = encode(model, state.encoder, samples, final)
     state = _with(state, encoder=encoder, byte_carry=carry, sanitised=state.sanitised + stats)
     if not log_probs.shape[0] and not final:  # no new frame: nothing to decode (most 20 ms chunks)
         return state, []

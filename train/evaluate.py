@@ -14,7 +14,7 @@ from asr.audio import AudioError, load_audio
 from asr.beam import BeamSearch
 from asr.decoding import decode_path, greedy_decode
 from asr.features import feature_lengths
-from asr.incremental import encode_chunk, initial_state
+from asr.runtime import encode, initial_encoder_state
 from asr.model import AcousticModel
 from asr.quantize import is_quantized
 from data.librispeech import Utterance
@@ -97,9 +97,7 @@ def evaluate(
 
 def _encode_whole(model, wave: torch.Tensor) -> torch.Tensor:
     """One utterance through the streaming step (int8: the compiled kernel), T x V log-probs."""
-    if hasattr(model, "initial_state"):  # asr.lite.LiteModel: numpy in and out
-        return torch.from_numpy(model.encode_chunk(model.initial_state(), wave.numpy(), final=True)[1])
-    return encode_chunk(model, initial_state(model), wave, final=True)[1]
+    return torch.as_tensor(encode(model, initial_encoder_state(model), wave, final=True)[1])
 
 
 def _beam_text(beam: BeamSearch, log_probs: torch.Tensor) -> str:
