@@ -3,7 +3,7 @@ search over a dev subset, for LMs built here with `asr lm build` (kaldingram).
 
     python bench/lm_sweep.py --data corpora/synth --subset synth-dev --text ../shared/data/text/sentences.txt.gz \\
         --lms 2:0,3:0,3:1e-7,3:1e-6,3:1e-5,4:0,4:1e-6 --beams 64 --json runs/lm_sweep.json
-    python bench/lm_sweep.py ... --lms 3:1e-6 --beams 16,32,64,128 --weights 1.5,2,2.5
+    python bench/lm_sweep.py ... --lms 3:1e-6 --beams 16,32,64,128 --weights 1.5,2,2.5 --word-scores=-1,0,1
 
 The model's log-probs are computed once; LMs are built once into --workdir (the held-out
 sentences of the synthetic dev sets are dropped, as for the bundled LM). One thread.
@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--lms", default="3:1e-6", help="ORDER:PRUNE,... (PRUNE 0: unpruned)")
     p.add_argument("--beams", default="64")
     p.add_argument("--weights", default="2.0")
+    p.add_argument("--word-scores", default="0", help="word insertion scores, comma-separated")
     p.add_argument("--workdir", default="runs/lm")
     p.add_argument("--json")
     args = p.parse_args()
@@ -64,19 +65,21 @@ def main() -> None:
         if not path.exists():
             build_lm(Path(args.text), path, order=order, prune=prune or None, drop_heldout=True)
         for beam in (int(b) for b in args.beams.split(",")):
-            for weight in (float(w) for w in args.weights.split(",")):
+            for weight, score in ((float(w), float(s)) for w in args.weights.split(",")
+                                  for s in args.word_scores.split(",")):
                 t0 = time.perf_counter()
-                search = BeamSearch(DecoderConfig("beam", beam_size=beam, lm=str(path), lm_weight=weight))
+                search = BeamSearch(DecoderConfig("beam", beam_size=beam, lm=str(path), lm_weight=weight,
+                                                  word_score=score))
                 load = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 hyps = [" ".join(search.decode(lp)[0]) for lp in lps]
                 took = time.perf_counter() - t0
                 wer, cer = error_rates(refs, hyps)
                 row = {"lm": path.name, "order": order, "prune": prune, "mb": path.stat().st_size / 1e6,
-                       "beam": beam, "lm_weight": weight, "wer": wer, "cer": cer, "load_s": load,
+                       "beam": beam, "lm_weight": weight, "word_score": score, "wer": wer, "cer": cer, "load_s": load,
                        "search_rtf": took / seconds}
                 rows.append(row)
-                print(f"{path.name:22s} {row['mb']:5.1f} MB  beam {beam:4d}  weight {weight:.1f}: WER {wer:.2f} "
+                print(f"{path.name:22s} {row['mb']:5.1f} MB  beam {beam:4d}  weight {weight:.1f}  word score {score:+.1f}: WER {wer:.2f} "
                       f"CER {cer:.2f}  search RTF {row['search_rtf']:.4f}  load {load:.1f} s", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
