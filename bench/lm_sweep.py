@@ -79,8 +79,9 @@ def main() -> None:
                        "beam": beam, "lm_weight": weight, "word_score": score, "wer": wer, "cer": cer, "load_s": load,
                        "search_rtf": took / seconds}
                 rows.append(row)
-                print(f"{path.name:22s} {row['mb']:5.1f} MB  beam {beam:4d}  weight {weight:.1f}  word score {score:+.1f}: WER {wer:.2f} "
-                      f"CER {cer:.2f}  search RTF {row['search_rtf']:.4f}  load {load:.1f} s", flush=True)
+                print(f"{path.name:22s} {row['mb']:5.1f} MB  beam {beam:4d}  weight {weight:.1f}  "
+                      f"word score {score:+.1f}: WER {wer:.2f} CER {cer:.2f}  search RTF {row['search_rtf']:.4f}  "
+                      f"load {load:.1f} s", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

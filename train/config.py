@@ -22,7 +22,7 @@ class TrainConfig:
     # counted in the minutes (log.csv, max_minutes, LR schedule), and with max_minutes the run stops at the first
     # evaluation past the budget instead of at the end of the epoch
     eval_every_minutes: float | None = None
-    keep_checkpoints: bool = False  # also keep each evaluated model as RUN_DIR/step-<N>.pt (for python -m train.average)
+    keep_checkpoints: bool = False  # also keep each evaluated model as RUN_DIR/step-<N>.pt (for train.average)
     # data
     batch_seconds: float = 200.0  # padded audio per (global) batch, summed over all processes
     max_duration: float | None = None  # skip (and count) longer utterances
