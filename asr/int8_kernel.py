@@ -16,8 +16,9 @@ int8 GRU or LSTM model:
 Each frame's numbers depend on that frame's values only, never on how the audio was cut, so int8
 streaming output equals int8 offline output exactly, for any chunking. (torch's int8 modules
 quantize a whole call's input with one scale; they remain the int8 model's `forward`, which
-TorchScript export scripts.) A vanilla `rnn` cell has no int8 weights (`asr.quantize`) and keeps
-the torch path.
+TorchScript export scripts.) The kernel also runs a vanilla `rnn` (tanh) cell, for `asr.lite`:
+torch has no dynamically quantized `nn.RNN`, so torch's int8 path (`asr.quantize`) keeps that
+cell in float32, while `asr.lite` quantizes its weights by row like the other cells'.
 
 The first call in a process compiles the functions (a few seconds) unless numba's cache (beside
 this file, `__pycache__`) holds them.
@@ -33,7 +34,8 @@ from .audio import HOP_LENGTH, LOG_FLOOR
 
 __all__ = ["Int8Kernel", "int8_weights", "quantize_rows"]
 
-_GRU, _LSTM = 0, 1
+_GRU, _LSTM, _RNN = 0, 1, 2
+_CELLS = {"gru": _GRU, "lstm": _LSTM, "rnn": _RNN}
 
 
 @njit(fastmath=True, cache=True)
@@ -122,6 +124,9 @@ def _layer(cell, x, h, c, w_ih, s_ih, b_ih, w_hh, s_hh, b_hh, y):
                 z = _sigmoid(gi[t, hidden + i] + gh[0, hidden + i])
                 n = _tanh(gi[t, 2 * hidden + i] + r * gh[0, 2 * hidden + i])
                 h[i] = (np.float32(1.0) - z) * n + z * h[i]
+        elif cell == _RNN:  # h = tanh(W_ih x + b_ih + W_hh h + b_hh)
+            for i in range(hidden):
+                h[i] = _tanh(gi[t, i] + gh[0, i])
         else:  # LSTM: i, f, g, o
             for i in range(hidden):
                 ig = _sigmoid(gi[t, i] + gh[0, i])
@@ -264,7 +269,7 @@ def _f32(a: np.ndarray) -> np.ndarray:
 
 
 class Int8Kernel:
-    """The compiled step for one int8 GRU/LSTM model, on numpy arrays only: built by
+    """The compiled step for one int8 GRU/LSTM/RNN model, on numpy arrays only: built by
     `asr.kernel.StepKernel` from torch's int8 modules, or by `asr.lite` straight from a checkpoint.
 
     weights: `int8_weights`' dict; front_w, front_b: the front end with the normaliser folded in;
@@ -274,7 +279,7 @@ class Int8Kernel:
     def __init__(self, config, weights: dict[str, np.ndarray], front_w, front_b, look_w, look_b, head_w, head_b,
                  window, filterbank) -> None:
         self.config = config
-        self.cell = _LSTM if config.cell == "lstm" else _GRU
+        self.cell = _CELLS[config.cell]
         self.weights = weights
         hidden = config.hidden
         self.front_w, self.front_b = _f32(front_w), _f32(front_b)

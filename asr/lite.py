@@ -2,7 +2,7 @@
 compiled int8 kernel (`asr.int8_kernel`), numpy for everything else.
 
 `import torch` alone takes about 510 MB of resident memory here (its CUDA build maps cuBLAS, NVRTC
-and more even on a CPU), more than a recognizer needs. `LiteModel` runs a GRU or LSTM checkpoint
+and more even on a CPU), more than a recognizer needs. `LiteModel` runs a GRU, LSTM or RNN checkpoint
 in int8 with numpy and numba only:
 
 - float32 checkpoints are quantized on load the way `asr.quantize` quantizes them (one symmetric
@@ -16,8 +16,10 @@ in int8 with numpy and numba only:
   transcribe`, `asr stream` and `asr live` run it unchanged: `asr transcribe FILE` on the bundled
   model never imports torch.
 
-A vanilla `rnn` cell has no int8 kernel: `load_lite` refuses it (LiteError) and callers fall back
-to torch.
+A vanilla `rnn` (tanh) cell runs here too, its recurrent weights quantized by row on load like
+the other cells'. torch has no dynamically quantized `nn.RNN`, so its int8 path (`asr.quantize`,
+and the int8 files `asr export` writes) keeps that cell's weights in float32: for `rnn` models
+this runtime is the more quantized of the two, and their outputs differ by that rounding.
 """
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ class LiteState:
 
 
 class LiteModel:
-    """An int8 GRU/LSTM model run without torch (see the module's docstring)."""
+    """An int8 GRU/LSTM/RNN model run without torch (see the module's docstring)."""
 
     quantization = INT8_SCHEME
     runtime = "asr.lite"  # as asr.backends.ExportedModel names its runtime
@@ -145,7 +147,7 @@ class LiteModel:
             c = self.config = ModelConfig(**{k: v for k, v in ckpt["config"].items() if k in known})
         except (KeyError, TypeError, ValueError) as e:
             raise LiteError(f"unusable config: {e}") from None
-        if c.cell not in ("gru", "lstm"):
+        if c.cell not in ("gru", "lstm", "rnn"):
             raise LiteError(f"no int8 kernel for the {c.cell!r} cell")
         self.meta = dict(ckpt.get("meta", {}))
         state = ckpt["model"]
@@ -154,7 +156,7 @@ class LiteModel:
             raise LiteError(f"unknown quantization {q.get('scheme')!r}")
 
         def int8(key: str) -> tuple[np.ndarray, np.ndarray]:
-            if q is None:
+            if q is None or key not in q["int8"]:  # a float32 file, or a weight torch keeps in float (rnn cell)
                 return quantize_rows(state[key])
             values, scales = q["int8"][key], q["scales"][key]
             scales = np.full(len(values), scales) if np.ndim(scales) == 0 else scales

@@ -3,7 +3,8 @@
 `quantize_model(model)` applies torch's dynamic quantization to the GRU/LSTM stack and the output
 layer (weights int8 with one scale per output row, activations quantized on the fly), so every code path (offline
 `forward`, `encode_chunk`, the streaming recognizer) runs unchanged on the result. A vanilla `rnn`
-cell has no dynamically quantized version: it stays float32, only the output layer is quantized.
+cell has no dynamically quantized version: it stays float32, only the output layer is quantized
+(`asr.lite`, the commands' int8 runtime, quantizes its weights too).
 
 An int8 checkpoint is the usual plain dict (config, vocab, normalisation, float weights of the
 layers left in float32, meta) plus "quantization": for each quantized weight its int8 values and

@@ -1,9 +1,9 @@
 """Loading a model to run, by precision: the one entry point of `asr transcribe`, `stream`, `live`,
 `eval` and `bench`.
 
-precision "int8" (the commands' default): a GRU/LSTM checkpoint, float32 or int8, runs in the int8
-runtime without torch (`asr.lite`); any other checkpoint (a vanilla `rnn` cell) is quantized with
-torch (`asr.quantize`). "float32": the file as it is, through torch. TorchScript and ONNX exports
+precision "int8" (the commands' default): a checkpoint, float32 or int8, runs in the int8 runtime
+without torch (`asr.lite`); one that runtime cannot read goes to torch's loaders, quantized by torch
+(`asr.quantize`) when it is a float32 model. "float32": the file as it is, through torch. TorchScript and ONNX exports
 run as exported either way. Torch is imported only when the model needs it.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def load_for_inference(path: str | Path | None = None, precision: str = "int8", 
         try:
             return load_lite(file)
         except LiteError:
-            pass  # an export, a vanilla rnn cell or a bad file: torch's loaders take it (and name the error)
+            pass  # an export or a bad file: torch's loaders take it (and name the error)
     from .backends import load_any_model
 
     model = load_any_model(file, threads=threads)  # a checkpoint (float32 or int8), or a TorchScript/ONNX export
