@@ -235,7 +235,7 @@ def cmd_train(args) -> int:
     tunable = {"epochs": args.epochs, "max_minutes": args.max_minutes, "workers": args.workers,
                "device": args.device, "amp": args.amp, "threads": args.threads,
                "checkpoint_every": args.checkpoint_every, "eval_every_minutes": args.eval_every,
-               "keep_checkpoints": args.keep_checkpoints or None}
+               "keep_checkpoints": args.keep_checkpoints}
     try:
         if args.resume:
             saved = Path(args.resume) / "config.json"
@@ -260,7 +260,8 @@ def cmd_train(args) -> int:
                 warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, augment=args.augment, **augment,
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
-                freq_warp=args.freq_warp, time_stretch=args.time_stretch, init=Path(args.init) if args.init else None,
+                freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
+                init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
         result = train(cfg)
@@ -544,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stretch each utterance's mel axis by a random factor within +-this fraction (e.g. 0.1)")
     r.add_argument("--time-stretch", type=float, default=0.0,
                    help="resample each batch's features in time by a random factor within +-this fraction (e.g. 0.1)")
+    r.add_argument("--eq", type=float, default=0.0, metavar="P",
+                   help="probability per utterance of a random equaliser on the features: a spectral tilt of up to "
+                        "+-6 dB at the band edges and two peaks or notches of up to +-6 dB (another "
+                        "microphone or sound card)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule")
     r.add_argument("--speed-perturb", action="store_true", help="random speed 0.9/1.0/1.1 per utterance")
     r.add_argument("--noise-dir", help="mix in noise from the audio files under this folder (random SNR 5-20 dB)")
@@ -565,9 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--eval-every", type=float, metavar="MINUTES",
                    help="also evaluate on the dev subset (log.csv row, best.pt, last.pt) every this many minutes of "
                         "training, for long epochs; evaluation time is not counted in the budget")
-    r.add_argument("--keep-checkpoints", action="store_true",
+    r.add_argument("--keep-checkpoints", action=argparse.BooleanOptionalAction,
                    help="keep the model of every evaluation as RUN_DIR/step-<N>.pt (inputs for python -m "
-                        "train.average)")
+                        "train.average); --no-keep-checkpoints turns it off on --resume (default: off)")
     r.add_argument("--trace-batches", action="store_true",
                    help="write every batch's utterance ids to RUN_DIR/batches.rank<R>.tsv")
     r.add_argument("--seed", type=int, default=0)

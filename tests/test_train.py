@@ -45,6 +45,27 @@ def test_freq_warp_keeps_shape_and_identity_at_zero():
     assert not torch.allclose(warped, ramp)
 
 
+def test_random_eq_is_a_smooth_per_utterance_gain_curve():
+    import torch
+
+    from train.augment import EQ_BUMP_DB, EQ_TILT_DB, random_eq
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(64, 30, 80, generator=g)
+    assert torch.equal(random_eq(feats, 0.0), feats)
+    added = random_eq(feats, 1.0, torch.Generator().manual_seed(1)) - feats
+    # one curve per utterance, the same in every frame (a linear filter, not a time-varying one)
+    assert torch.allclose(added, added[:, :1].expand_as(added), atol=1e-5)
+    curves_db = added[:, 0] * 10 / torch.log(torch.tensor(10.0))
+    assert curves_db.abs().max() <= EQ_TILT_DB / 2 + 2 * EQ_BUMP_DB + 1e-3
+    assert curves_db.abs().amax(1).min() > 0.1  # every utterance changed at prob 1 ...
+    assert len({round(float(c), 3) for c in curves_db[:, 40]}) == 64  # ... each differently
+    assert curves_db.diff(dim=1).abs().max() < 3.0  # smooth: no step between neighbouring mel bins above 3 dB
+    half = random_eq(feats, 0.5, torch.Generator().manual_seed(2)) - feats
+    untouched = int((half.abs().amax((1, 2)) == 0).sum())
+    assert 16 <= untouched <= 48
+
+
 def test_time_stretch_scales_lengths_consistently():
     import torch
 

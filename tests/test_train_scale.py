@@ -186,11 +186,14 @@ def test_resume_without_a_run_folder_is_one_line(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path)]) == 2
     assert "required: --train, --dev, --out" in capsys.readouterr().err
+    assert main(tiny_args(tmp_path, tmp_path / "run", "--eq", "1.5")) == 2
+    assert "--eq must be a probability in [0, 1], not 1.5" in capsys.readouterr().err
 
 
 def test_eval_every_evaluates_inside_epochs_and_keep_checkpoints_keeps_each_model(tiny_corpus, tmp_path, one_thread):
     run = tmp_path / "run"
-    assert main(tiny_args(tiny_corpus, run, "--eval-every", "0.0005", "--keep-checkpoints")) == 0
+    assert main(tiny_args(tiny_corpus, run, "--eval-every", "0.0005", "--keep-checkpoints", "--eq", "0.5")) == 0
+    assert config_from_json(run / "config.json").eq == 0.5
     logged = rows(run)
     assert len(logged) > 2  # more evaluations than the two epoch ends
     steps = [int(r["step"]) for r in logged]
@@ -200,3 +203,8 @@ def test_eval_every_evaluates_inside_epochs_and_keep_checkpoints_keeps_each_mode
     last = load_model(run / f"step-{steps[-1]}.pt").state_dict()
     assert all(torch.equal(last[k], v) for k, v in weights(run).items())
     assert load_model(run / f"step-{steps[0]}.pt").meta["step"] == steps[0]
+    # a resumed run may stop keeping them
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--no-keep-checkpoints"]) == 0
+    assert len(rows(run)) > len(logged)
+    assert sorted(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt")) == kept
+    assert not config_from_json(run / "config.json").keep_checkpoints

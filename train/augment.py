@@ -5,6 +5,7 @@ and SpecAugment on the batch of features (in the training loop). The effects are
 PRESETS maps `--augment NAME` to TrainConfig values."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from asr.audio import SAMPLE_RATE, AudioError, load_audio
 
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
 
-__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "list_audio", "spec_augment"]
+__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "list_audio", "random_eq", "spec_augment"]
 
 SPEEDS = (0.9, 1.0, 1.1)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
@@ -196,6 +197,33 @@ def freq_warp(feats: torch.Tensor, max_warp: float) -> torch.Tensor:
     w = (pos - lo).unsqueeze(1)  # B x 1 x F
     take = lambda idx: feats.gather(2, idx.unsqueeze(1).expand(b, t, f))  # noqa: E731
     return take(lo) * (1 - w) + take(hi) * w
+
+
+EQ_TILT_DB = 12.0  # spectral tilt: up to +-6 dB at the ends of the mel axis, 0 dB mid-band
+EQ_BUMPS = 2  # this many peaks/notches per utterance ...
+EQ_BUMP_DB = 6.0  # ... of up to +-this many dB ...
+EQ_BUMP_WIDTH = (0.03, 0.15)  # ... with a Gaussian width of this fraction of the mel axis
+_DB_TO_LOG_POWER = math.log(10.0) / 10.0
+
+
+def random_eq(feats: torch.Tensor, prob: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """B x T x n_mels raw log-mel (natural log of power): with probability `prob`, each utterance
+    through its own random equaliser, a smooth gain curve over the mel axis (a tilt of up to
+    +-EQ_TILT_DB / 2 at the band edges plus EQ_BUMPS peaks or notches of up to +-EQ_BUMP_DB).
+    A linear filter multiplies the power spectrum, so on log-mel features it is this additive curve:
+    another microphone, room colouring or sound card. prob 0 returns the input."""
+    if prob <= 0:
+        return feats
+    b, _, f = feats.shape
+    kw = {"generator": generator, "device": feats.device}
+    u = lambda *shape: torch.rand(*shape, **kw)  # noqa: E731
+    m = torch.linspace(0.0, 1.0, f, device=feats.device)  # position on the mel axis
+    curve = (u(b, 1) * 2 - 1) * EQ_TILT_DB * (m - 0.5)  # B x F, dB
+    centres, widths = u(b, EQ_BUMPS, 1), EQ_BUMP_WIDTH[0] + u(b, EQ_BUMPS, 1) * (EQ_BUMP_WIDTH[1] - EQ_BUMP_WIDTH[0])
+    gains = (u(b, EQ_BUMPS, 1) * 2 - 1) * EQ_BUMP_DB
+    curve = curve + (gains * torch.exp(-0.5 * ((m - centres) / widths) ** 2)).sum(1)
+    on = (u(b, 1) < prob).to(feats.dtype)
+    return feats + (on * curve * _DB_TO_LOG_POWER).unsqueeze(1).to(feats.dtype)
 
 
 def time_stretch(feats: torch.Tensor, feat_lens: torch.Tensor, max_stretch: float) -> tuple[torch.Tensor, torch.Tensor]:

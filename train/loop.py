@@ -24,7 +24,7 @@ from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import freq_warp, spec_augment, time_stretch
+from .augment import freq_warp, random_eq, spec_augment, time_stretch
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -56,6 +56,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         feats, feat_lens = time_stretch(feats, feat_lens, cfg.time_stretch)
     if cfg.freq_warp:
         feats = freq_warp(feats, cfg.freq_warp)
+    if cfg.eq:
+        feats = random_eq(feats, cfg.eq)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
@@ -99,6 +101,8 @@ def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
 
 def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
     say = print if d.main else (lambda *a, **k: None)
+    if not 0.0 <= cfg.eq <= 1.0:
+        raise ValueError(f"--eq must be a probability in [0, 1], not {cfg.eq}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif d.distributed and d.device.type == "cpu":  # share the cores between the processes of this node
