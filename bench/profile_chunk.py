@@ -6,7 +6,11 @@ encode_chunk (concatenation, state), and greedy decoding with endpointing, as `a
 and `asr.kernel` compute them (a chunk that completes no model frame only buffers its samples). Prints the mean
 microseconds per chunk of each stage and the total as a real-time factor.
 
-    python bench/profile_chunk.py --chunk-ms 40 --seconds 30 [--model PATH]
+--lite profiles the torch-free int8 runtime (`asr.lite`, what the commands run by default) instead:
+input conversion, log-mel, the compiled int8 step (front end to log-probs), the rest of its
+encode_chunk (framing, state) and decoding.
+
+    python bench/profile_chunk.py --chunk-ms 40 --seconds 30 [--model PATH] [--int8 | --lite]
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import torch
 from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from asr.backends import load_any_model
 from asr.bench_audio import bench_audio
+from asr.config import DEFAULT_MODEL
 from asr.features import num_frames
 from asr.incremental import EncoderState, initial_state
 from asr.kernel import kernel_for
@@ -89,26 +94,67 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
     return t
 
 
+def profile_lite(model, samples, chunk_ms: int) -> dict[str, float]:
+    """`profile` for an asr.lite model: its kernel's log-mel and step timed inside encode_chunk."""
+    chunk, clock, t = SAMPLE_RATE * chunk_ms // 1000, time.perf_counter, defaultdict(float)
+    kernel, inner = model.kernel, {"logmel": 0.0, "int8 kernel": 0.0}
+
+    def timed(name, fn):
+        def call(*args):
+            t0 = clock()
+            try:
+                return fn(*args)
+            finally:
+                inner[name] += clock() - t0
+        return call
+
+    kernel.logmel, kernel.step = timed("logmel", kernel.logmel), timed("int8 kernel", kernel.step)
+    try:
+        st = StreamState(encoder=model.initial_state())
+        for i in range(0, len(samples), chunk):
+            t0 = clock()
+            pcm, _, _ = to_float_pcm(samples[i: i + chunk])
+            t1 = clock()
+            encoder, log_probs = model.encode_chunk(st.encoder, pcm)
+            t2 = clock()
+            st, _, _ = _decode(replace(st, encoder=encoder), log_probs, StreamConfig(), model.config.frame_seconds)
+            t3 = clock()
+            t["pcm"] += t1 - t0
+            t["framing+state"] += t2 - t1
+            t["decode"] += t3 - t2
+    finally:
+        del kernel.logmel, kernel.step  # the class's methods again
+    t["framing+state"] -= sum(inner.values())
+    return {**inner, **t}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model")
     p.add_argument("--chunk-ms", type=int, default=40)
     p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--int8", action="store_true", help="quantize the model first (asr.quantize)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--int8", action="store_true", help="quantize the model first (asr.quantize)")
+    how.add_argument("--lite", action="store_true", help="the torch-free int8 runtime (asr.lite)")
     args = p.parse_args()
     torch.set_num_threads(1)
-    model = load_any_model(args.model, threads=1)
+    if args.lite:
+        from asr.lite import load_lite
+
+        model, run = load_lite(args.model or DEFAULT_MODEL), profile_lite
+    else:
+        model, run = load_any_model(args.model, threads=1), profile
     if args.int8:
         from asr.quantize import quantize_model
 
         model = quantize_model(model)
     audio = bench_audio(args.seconds)
-    profile(model, audio.samples[: SAMPLE_RATE * 3], args.chunk_ms)  # warm-up
-    t = profile(model, audio.samples, args.chunk_ms)
+    run(model, audio.samples[: SAMPLE_RATE * 3], args.chunk_ms)  # warm-up
+    t = run(model, audio.samples, args.chunk_ms)
     chunks = -(-len(audio.samples) // (SAMPLE_RATE * args.chunk_ms // 1000))
     for k, v in t.items():
-        print(f"{k:12s} {1e6 * v / chunks:8.1f} us/chunk  {100 * v / sum(t.values()):5.1f} %")
-    print(f"total        {1e6 * sum(t.values()) / chunks:8.1f} us/chunk  RTF {sum(t.values()) / audio.seconds:.4f} "
+        print(f"{k:14s} {1e6 * v / chunks:8.1f} us/chunk  {100 * v / sum(t.values()):5.1f} %")
+    print(f"{'total':14s} {1e6 * sum(t.values()) / chunks:8.1f} us/chunk  RTF {sum(t.values()) / audio.seconds:.4f} "
           f"({args.chunk_ms} ms chunks, {audio.seconds:.0f} s)")
 
 

@@ -73,3 +73,20 @@ def test_cli_bench_rejects_a_bad_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["bench", "--model", str(tmp_path / "bad.pt"), "--no-pocketsphinx"])
     assert e.value.code == 2 and "bad.pt" in capsys.readouterr().err
+
+
+def test_profile_chunk_times_the_lite_runtime_stages_and_restores_its_kernel(random_model_path):
+    import runpy
+    from pathlib import Path
+
+    from asr.lite import load_lite
+
+    profile_lite = runpy.run_path(str(Path(__file__).parent.parent / "bench" / "profile_chunk.py"))["profile_lite"]
+    model = load_lite(random_model_path)
+    samples = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    times = profile_lite(model, samples, 40)
+    assert set(times) == {"logmel", "int8 kernel", "pcm", "framing+state", "decode"}
+    assert times["int8 kernel"] > 0 and times["logmel"] > 0 and sum(times.values()) > 0
+    assert "step" not in vars(model.kernel) and "logmel" not in vars(model.kernel)  # the wrappers are gone
+    _, whole = model.encode_chunk(model.initial_state(), samples, final=True)
+    assert whole.shape[1] == model.config.vocab_size
