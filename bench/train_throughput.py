@@ -1,9 +1,9 @@
 """Training throughput in audio seconds per second, through the real training loop.
 
 Takes about --minutes of audio (whole chapters) of a LibriSpeech-layout training subset and a few
-dev utterances, links them into a scratch corpus, and trains the default model config for two
-epochs per mode; the figure is epoch 2's (so the in-memory feature cache is warm), measured by
-the loop over its training steps only (no evaluation, no start-up).
+dev utterances, links them into a scratch corpus, and trains a model (--cell, --hidden, --layers;
+default ModelConfig's) for two epochs per mode; the figure is epoch 2's (so the in-memory feature
+cache is warm), measured by the loop over its training steps only (no evaluation, no start-up).
 
     python bench/train_throughput.py --data corpora/synth --train synth-train --dev synth-dev \\
         --minutes 10 --modes memory,fly,fly-w1,speed-w1 --threads 2 --json runs/train_throughput.json
@@ -65,6 +65,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="training audio per epoch")
     p.add_argument("--modes", default="memory,fly,fly-w1,speed-w1")
     p.add_argument("--batch-seconds", type=float, default=200.0)
+    p.add_argument("--cell", default=ModelConfig.cell, choices=["gru", "lstm", "rnn"])
+    p.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", default="auto")
@@ -79,7 +82,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             out = Path(tmp) / f"run-{mode}"
             cfg = TrainConfig(data=Path(tmp), train_subsets=("bench-train",), dev_subset="bench-dev", out=out,
-                              model=ModelConfig(), epochs=2, batch_seconds=args.batch_seconds, threads=args.threads,
+                              model=ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers), epochs=2, batch_seconds=args.batch_seconds, threads=args.threads,
                               device=args.device, amp=args.amp, stats_utterances=200, checkpoint_every=10**9,
                               **mode_config(mode))
             start = time.time()
@@ -88,7 +91,8 @@ def main() -> None:
                 rate = float(list(csv.DictReader(fh))[-1]["audio_s_per_s"])
             results.append({"mode": mode, "audio_s_per_s": rate, "train_hours": round(result.train_hours, 3),
                             "wall_s": round(time.time() - start, 1), "threads": args.threads,
-                            "device": args.device, "parameters": result.parameters})
+                            "device": args.device, "parameters": result.parameters,
+                            "model": f"{args.cell} {args.layers}x{args.hidden}"})
             print(json.dumps(results[-1]), flush=True)
     print(f"{'mode':10s} {'audio s/s':>10s}")
     for r in results:
