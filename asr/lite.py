@@ -44,7 +44,7 @@ _STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStora
 
 
 class LiteError(Exception):
-    """A file this runtime cannot run (not a checkpoint, a layout or cell it does not know)."""
+    """A file this runtime cannot run (not a checkpoint, or a layout or config it does not know)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,6 @@ class LiteModel:
             c = self.config = ModelConfig(**{k: v for k, v in ckpt["config"].items() if k in known})
         except (KeyError, TypeError, ValueError) as e:
             raise LiteError(f"unusable config: {e}") from None
-        if c.cell not in ("gru", "lstm", "rnn"):
-            raise LiteError(f"no int8 kernel for the {c.cell!r} cell")
         self.meta = dict(ckpt.get("meta", {}))
         state = ckpt["model"]
         q = ckpt.get("quantization")

@@ -3,8 +3,9 @@
 
 precision "int8" (the commands' default): a checkpoint, float32 or int8, runs in the int8 runtime
 without torch (`asr.lite`); one that runtime cannot read goes to torch's loaders, quantized by torch
-(`asr.quantize`) when it is a float32 model. "float32": the file as it is, through torch. TorchScript and ONNX exports
-run as exported either way. Torch is imported only when the model needs it.
+(`asr.quantize`) when it is a float32 model. "float32": the file as it is, through torch.
+TorchScript and ONNX exports run as exported either way. Torch is imported only when the model
+needs it.
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from asr.config import CELL_NAMES
 from asr.model import ModelConfig
 from data.librispeech import read_subset, subset_dir
 from train.config import TrainConfig
@@ -65,7 +66,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="training audio per epoch")
     p.add_argument("--modes", default="memory,fly,fly-w1,speed-w1")
     p.add_argument("--batch-seconds", type=float, default=200.0)
-    p.add_argument("--cell", default=ModelConfig.cell, choices=["gru", "lstm", "rnn"])
+    p.add_argument("--cell", default=ModelConfig.cell, choices=CELL_NAMES)
     p.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     p.add_argument("--layers", type=int, default=ModelConfig.layers)
     p.add_argument("--threads", type=int, default=2)
@@ -82,7 +83,8 @@ def main() -> None:
         for mode in args.modes.split(","):
             out = Path(tmp) / f"run-{mode}"
             cfg = TrainConfig(data=Path(tmp), train_subsets=("bench-train",), dev_subset="bench-dev", out=out,
-                              model=ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers), epochs=2, batch_seconds=args.batch_seconds, threads=args.threads,
+                              model=ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers), epochs=2,
+                              batch_seconds=args.batch_seconds, threads=args.threads,
                               device=args.device, amp=args.amp, stats_utterances=200, checkpoint_every=10**9,
                               **mode_config(mode))
             start = time.time()
