@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
 
-.PHONY: demo test setup system-packages clean
+.PHONY: demo test setup system-packages voices clean
 
 demo: setup
 	@echo "== asr transcribe asr/assets/sample.flac"
@@ -35,6 +35,29 @@ system-packages:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else \
 		echo "missing Debian packages; run: sudo apt-get install -y$$missing"; \
+	fi
+
+# The extra synthetic voices of `asr synth --voices rhvoice,pico` (RHVoice in Debian contrib, SVOX Pico in
+# non-free): enables those components and installs them when run as root, otherwise prints the commands.
+# Neither demo nor the runtime needs them.
+VOICE_PACKAGES := rhvoice rhvoice-english libttspico-utils
+voices:
+	@missing=""; for p in $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "voices installed:$(VOICE_PACKAGES)"; exit 0; fi; \
+	enable="sed -i 's/^Components: main\$$/Components: main contrib non-free/' /etc/apt/sources.list.d/debian.sources"; \
+	if [ "$$(id -u)" = 0 ]; then \
+		if [ -f /etc/apt/sources.list.d/debian.sources ]; then \
+			sed -i 's/^Components: main$$/Components: main contrib non-free/' /etc/apt/sources.list.d/debian.sources; \
+		fi; \
+		if [ -f /etc/apt/sources.list ]; then \
+			sed -i -E '/^deb .* main$$/s/ main$$/ main contrib non-free/' /etc/apt/sources.list; \
+		fi; \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+		echo "the voices need Debian's contrib and non-free components; run:"; \
+		echo "  sudo $$enable"; \
+		echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
 	fi
 
 clean:

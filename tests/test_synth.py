@@ -152,3 +152,32 @@ def _make_excluding(text, root, subset, exclude):
     cfg = SynthConfig(text=text, out=root, subset=subset, hours=HOURS, split="dev", seed=5, workers=2,
                       exclude_subsets=exclude)
     return synthesize_corpus(cfg, progress=False)
+
+
+def test_rhvoice_and_pico_speak_with_their_licensed_voices_only(text, tmp_path):
+    """`make voices` installs them (CI runs it); each engine renders varied rate and pitch, holds one voice out."""
+    from data.voices import LICENCES, RHVOICE_VOICES
+
+    try:
+        voices = available_voices(("rhvoice", "pico"))
+    except SynthError as e:
+        pytest.skip(f"{e}")
+    assert {v.name for v in voices if v.engine == "rhvoice"} <= set(RHVOICE_VOICES) == {"alan", "bdl", "clb", "slt"}
+    assert not {"evgeniy-eng", "lyubov"} & {v.name for v in voices}  # CC BY-NC-ND: never used
+    assert {"rhvoice", "pico"} <= set(LICENCES)
+    for engine in ("rhvoice", "pico"):
+        mine = [v for v in voices if v.engine == engine]
+        assert sum(v.heldout for v in mine) == 1 and len(mine) >= 2
+    train = synthesize_corpus(SynthConfig(text=text, out=tmp_path, subset="t", hours=0.006, split="train",
+                                          engines=("rhvoice", "pico"), seed=0, workers=1), progress=False)
+    dev = synthesize_corpus(SynthConfig(text=text, out=tmp_path, subset="d", hours=0.004, split="dev",
+                                        engines=("rhvoice", "pico"), seed=0, workers=1), progress=False)
+    assert train.failures == 0 and set(train.engine_seconds) == {"rhvoice", "pico"}
+    held = {v.speaker_id for v in voices if v.heldout}
+    train_speakers = {int(p.name) for p in train.path.iterdir() if p.is_dir()}
+    dev_speakers = {int(p.name) for p in dev.path.iterdir() if p.is_dir()}
+    assert train_speakers and not train_speakers & held and dev_speakers <= held
+    durations = [sf.info(str(f)).duration / len(words.split())
+                 for f, words in ((next(train.path.glob(f"*/*/{u}.flac")), w)
+                                  for u, w in _transcripts(train.path).items())]
+    assert len(durations) >= 4 and max(durations) > 1.1 * min(durations)  # the rate varies

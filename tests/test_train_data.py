@@ -159,3 +159,78 @@ def test_run_log_keeps_earlier_epochs_on_resume_and_feeds_tensorboard_when_insta
     lines = (tmp_path / "log.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,step,minutes,train_loss,dev_loss,dev_wer,dev_cer,lr")
     assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
+
+
+def test_a_weighted_mixture_gives_each_subset_its_share_repeating_the_small_one():
+    from train.sampler import BucketBatchSampler
+
+    durations = [2.0] * 50 + [1.0] * 10  # subset 0: 100 s; subset 1: 10 s
+    groups = [0] * 50 + [1] * 10
+    s = BucketBatchSampler(durations, 12.0, seed=3, groups=groups, weights=(1.0, 1.0))
+    (big, n_big), (small, n_small) = s.shares()
+    assert (big, n_big) == (100.0, 50) and small == 100.0 and n_small == 100  # the small one ten times
+    s = BucketBatchSampler(durations, 12.0, seed=3, groups=groups, weights=(2.0, 0.5))
+    (big, _), (small, n_small) = s.shares()
+    assert big == 100.0 and small == 25.0 and n_small == 25  # twice whole, then a random half
+    epoch2 = BucketBatchSampler(durations, 12.0, seed=3, groups=groups, weights=(2.0, 0.5))
+    epoch2.set_epoch(2)
+    again = BucketBatchSampler(durations, 12.0, seed=3, groups=groups, weights=(2.0, 0.5))
+    again.set_epoch(2)
+    assert list(epoch2) == list(again)  # seeded: a resumed run sees the same epoch
+    items = [item for batch in epoch2 for item in batch]
+    repeats = [item for item in items if item[0] == 55]
+    assert len(repeats) in (2, 3) and len({seed for _, seed, _, _ in repeats}) == len(repeats)  # augmented apart
+    assert all(max(durations[i] for i, *_ in b) * len(b) <= 12.0 for b in epoch2)
+    # without weights: every utterance once, as before
+    plain = BucketBatchSampler(durations, 12.0, seed=3, groups=groups)
+    assert sorted(i for b in plain for i, *_ in b) == list(range(60))
+
+
+def test_mixture_and_dev_lists_parse_and_refuse_nonsense():
+    import pytest
+
+    from train.inputs import parse_mixture
+
+    assert parse_mixture("a,b") == (("a", "b"), ())
+    assert parse_mixture("so762:3,lj:2,synth") == (("so762", "lj", "synth"), (3.0, 2.0, 1.0))
+    for bad in ("a:x", "a:0", "a:-1", "a,a", ":3", ""):
+        with pytest.raises(ValueError):
+            parse_mixture(bad)
+
+
+def test_training_on_a_mixture_logs_every_dev_subset_and_resumes_only_with_the_same_weights(tiny_corpus, tmp_path,
+                                                                                           capsys):
+    import csv
+
+    from asr.cli import main
+    from asr.checkpoint import load_model
+
+    run = tmp_path / "run"
+    base = ["train", "--data", str(tiny_corpus), "--dev", "tiny-dev,tiny-dev2", "--hidden", "32", "--layers", "1",
+            "--batch-seconds", "8", "--out", str(run)]
+    import shutil
+    shutil.copytree(tiny_corpus / "LibriSpeech" / "tiny-dev", tiny_corpus / "LibriSpeech" / "tiny-dev2",
+                    dirs_exist_ok=True)
+    shutil.copytree(tiny_corpus / "LibriSpeech" / "tiny-dev", tiny_corpus / "LibriSpeech" / "tiny-small",
+                    dirs_exist_ok=True)
+    assert main([*base, "--train", "tiny-train:1,tiny-small:1", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    import re
+    shares = re.search(r"epoch 1 audio by subset: tiny-train 0\.\d+ h \((\d+)%\), tiny-small 0\.\d+ h \((\d+)%\)", out)
+    assert shares and all(45 <= int(p) <= 55 for p in shares.groups()), out
+    with (run / "log.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["epoch"], r["dev_subset"]) for r in rows] == [
+        ("1", "tiny-dev"), ("1", "tiny-dev2"), ("2", "tiny-dev"), ("2", "tiny-dev2")]
+    assert rows[0]["dev_wer"] == rows[1]["dev_wer"]  # the same audio under two names
+    meta = load_model(run / "best.pt").meta
+    assert meta["dev_subset"] == "tiny-dev" and set(meta["dev"]) == {"tiny-dev", "tiny-dev2"}
+    assert meta["train_weights"] == [1.0, 1.0]
+    import json
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train_weights"] == [1.0, 1.0] and saved["more_dev_subsets"] == ["tiny-dev2"]
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0  # resumable with its saved mixture
+    with (run / "log.csv").open() as fh:
+        assert [r["epoch"] for r in csv.DictReader(fh)] == ["1", "1", "2", "2", "3", "3"]
+    assert main([*base, "--train", "tiny-train:1,tiny-dev:1"]) == 2
+    assert "both trained on and a dev set" in capsys.readouterr().err

@@ -108,12 +108,15 @@ def describe_device(device: torch.device | str) -> dict:
 
 
 def read_log(run_dir: Path) -> list[dict]:
-    """A run's log.csv as numbers (one row per dev evaluation)."""
+    """A run's log.csv as numbers (one row per dev evaluation, on the dev subset that chose the model: the first)."""
     path = Path(run_dir) / "log.csv"
     if not path.exists():
         return []
     with path.open(newline="") as fh:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+        rows = list(csv.DictReader(fh))
+    first = rows[0].get("dev_subset") if rows else None
+    return [{k: float(v) for k, v in row.items() if v not in ("", None) and k != "dev_subset"}
+            for row in rows if row.get("dev_subset") == first]
 
 
 def median_throughput(rows: list[dict]) -> float | None:

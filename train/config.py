@@ -13,8 +13,11 @@ __all__ = ["TrainConfig", "TrainResult", "config_from_json"]
 class TrainConfig:
     data: Path
     train_subsets: tuple[str, ...]
-    dev_subset: str
+    dev_subset: str  # the model (best.pt) is chosen on this one
     out: Path
+    # each training subset's share of an epoch's audio (train.sampler); () = every utterance once an epoch
+    train_weights: tuple[float, ...] = ()
+    more_dev_subsets: tuple[str, ...] = ()  # also evaluated (their own log.csv rows), not used to choose
     model: ModelConfig = ModelConfig()
     epochs: int = 20
     max_minutes: float | None = None  # stop (after the current epoch's evaluation) past this budget
@@ -88,7 +91,9 @@ def config_from_json(path: Path, **overrides) -> TrainConfig:
     raw["model"] = ModelConfig(**raw["model"])
     for key in ("data", "out", "noise_dir", "rir_dir", "init"):
         raw[key] = Path(raw[key]) if raw.get(key) is not None else None
-    raw["train_subsets"] = tuple(raw["train_subsets"])
+    for key in ("train_subsets", "train_weights", "more_dev_subsets"):
+        if key in raw:
+            raw[key] = tuple(raw[key])
     for key in ("noise_snr", "colored_snr", "babble_snr"):
         if key in raw:
             raw[key] = tuple(raw[key])

@@ -23,21 +23,50 @@ from .sampler import BucketBatchSampler, global_batches
 
 AUTO_CACHE_HOURS = 10.0  # log-mel in float16: about 58 MB per hour of audio
 
-__all__ = ["Inputs", "prepare_inputs", "train_loader", "dev_loader", "amp_dtype", "format_counts"]
+__all__ = ["Inputs", "prepare_inputs", "train_loader", "dev_loader", "amp_dtype", "format_counts", "format_mixture",
+           "parse_mixture"]
 
 
 def format_counts(counts: dict) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()) if n) or "none"
 
 
+def parse_mixture(spec: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """"a:3,b:2,c" -> (("a", "b", "c"), (3.0, 2.0, 1.0)); a plain "a,b" -> (("a", "b"), ()) (each utterance once)."""
+    names, weights = [], []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, colon, weight = part.partition(":")
+        try:
+            w = float(weight) if colon else 1.0
+        except ValueError:
+            raise ValueError(f"--train: {part!r} is not SUBSET or SUBSET:WEIGHT") from None
+        if not name or not w > 0 or w == float("inf"):
+            raise ValueError(f"--train: {part!r} needs a subset name and a weight > 0")
+        names.append(name)
+        weights.append(w)
+    if not names:
+        raise ValueError("--train names no subset")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--train names a subset twice: {spec}")
+    return tuple(names), tuple(weights) if ":" in spec else ()
+
+
+def format_mixture(names: tuple[str, ...], shares: list[tuple[float, int]]) -> str:
+    total = sum(s for s, _ in shares) or 1.0
+    return ", ".join(f"{name} {s / 3600:.2f} h ({100 * s / total:.0f}%)" for name, (s, _) in zip(names, shares))
+
+
 @dataclass
 class Inputs:
     train_set: SpeechDataset
-    dev_set: SpeechDataset
+    dev_set: SpeechDataset  # the first dev subset's, which chooses the model
     sampler: BucketBatchSampler
     workers: int
     index_skipped: Counter  # utterances left out before training, by reason
     train_seconds: float
+    dev_sets: dict[str, SpeechDataset] | None = None  # every dev subset, the first first
 
 
 def select(utterances: list[Utterance], cfg: TrainConfig) -> tuple[list[Utterance], Counter]:
@@ -57,9 +86,15 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say, feature_cache: dict | None = 
     """feature_cache: an in-memory feature cache shared with other runs (used only when features are cached)."""
     progress = None if d.main else False
 
+    dev_names = [cfg.dev_subset, *(s for s in cfg.more_dev_subsets if s != cfg.dev_subset)]
+    if cfg.train_weights and len(cfg.train_weights) != len(cfg.train_subsets):
+        raise ValueError(f"{len(cfg.train_weights)} weights for {len(cfg.train_subsets)} training subsets")
+    if overlap := set(dev_names) & set(cfg.train_subsets):
+        raise ValueError(f"{', '.join(sorted(overlap))}: a subset cannot be both trained on and a dev set")
+
     def read():
         return (read_subsets(cfg.data, list(cfg.train_subsets), progress=progress),
-                read_subsets(cfg.data, [cfg.dev_subset], progress=progress))
+                read_subsets(cfg.data, dev_names, progress=progress))
 
     # the first process of each node builds the manifests (reads every header); the others then use the cache
     first = read() if d.local_rank == 0 else None
@@ -67,6 +102,9 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say, feature_cache: dict | None = 
     (train_utts, reports), (dev_utts, dev_reports) = first or read()
     for rep in reports + dev_reports:
         say(rep.summary())
+    for rep in dev_reports:
+        if not rep.kept:
+            raise ValueError(f"dev subset {rep.subset} has no usable utterances")
     train_utts, skipped = select(train_utts, cfg)
     for rep in reports:
         skipped.update(rep.skipped)
@@ -90,13 +128,18 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say, feature_cache: dict | None = 
         workers = min(8, max(1, (os.cpu_count() or 1) // per_node - 1)) if d.device.type == "cuda" else 0
     if cache:
         workers = 0  # the cache lives in this process
+    groups = [cfg.train_subsets.index(u.subset) for u in train_utts]
+    if cfg.train_weights and (empty := [s for i, s in enumerate(cfg.train_subsets) if i not in set(groups)]):
+        raise ValueError(f"training subset {', '.join(empty)} has no usable utterances, so it cannot get its share")
     sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
-                                 d.rank, d.world_size, SPEEDS if cfg.speed_perturb else (1.0,))
+                                 d.rank, d.world_size, SPEEDS if cfg.speed_perturb else (1.0,), groups,
+                                 cfg.train_weights)
+    dev_cache = cfg.cache_features is not False and workers == 0
+    dev_sets = {name: SpeechDataset([u for u in dev_utts if u.subset == name], cfg.model.stride,
+                                    cache_features=dev_cache, cache=feature_cache) for name in dev_names}
     return Inputs(
         SpeechDataset(train_utts, cfg.model.stride, augment, cache_features=cache, cache=feature_cache),
-        SpeechDataset(dev_utts, cfg.model.stride, cache_features=cfg.cache_features is not False and workers == 0,
-                      cache=feature_cache),
-        sampler, workers, skipped, train_seconds,
+        dev_sets[cfg.dev_subset], sampler, workers, skipped, train_seconds, dev_sets,
     )
 
 
@@ -111,9 +154,11 @@ def train_loader(inputs: Inputs, epoch: int, start: int, device: torch.device, s
     return _loader(inputs.train_set, inputs.sampler, inputs.workers, device, seed * 1000 + epoch)
 
 
-def dev_loader(inputs: Inputs, batch_seconds: float, device: torch.device) -> DataLoader:
-    batches = global_batches([u.duration for u in inputs.dev_set.utterances], batch_seconds, 1, 0)
-    return _loader(inputs.dev_set, batches, inputs.workers, device, 0)
+def dev_loader(inputs: Inputs, batch_seconds: float, device: torch.device, name: str | None = None) -> DataLoader:
+    """The first dev subset's batches, or those of dev subset `name`."""
+    dataset = inputs.dev_set if name is None else inputs.dev_sets[name]
+    batches = global_batches([u.duration for u in dataset.utterances], batch_seconds, 1, 0)
+    return _loader(dataset, batches, inputs.workers, device, 0)
 
 
 def amp_dtype(cfg: TrainConfig, device: torch.device, say) -> torch.dtype | None:

@@ -28,7 +28,7 @@ from .augment import freq_warp, random_eq, spec_augment, time_stretch
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
-from .inputs import amp_dtype, dev_loader, format_counts, prepare_inputs, train_loader
+from .inputs import amp_dtype, dev_loader, format_counts, format_mixture, prepare_inputs, train_loader
 from .runlog import RunLog, write_config
 from .schedule import LRSchedule
 from .state import STATE_NAME, STATE_VERSION, StateError, atomic_save, load_state, rng_state, set_rng_state
@@ -36,7 +36,8 @@ from .state import STATE_NAME, STATE_VERSION, StateError, atomic_save, load_stat
 __all__ = ["TrainConfig", "TrainResult", "TrainingError", "train"]
 
 # the sampler position is only meaningful for the same data, batching and seed
-RESUME_MUST_MATCH = ("train_subsets", "batch_seconds", "max_duration", "sortagrad", "seed")
+RESUME_MUST_MATCH = ("train_subsets", "train_weights", "batch_seconds", "max_duration", "sortagrad", "seed")
+SAVED_DEFAULTS = {"train_weights": []}  # for runs saved before the option existed
 COUNTED = (*SKIP_REASONS, "non-finite loss")
 
 
@@ -80,9 +81,9 @@ def _train_state(model, opt, sched, scaler, step, epoch, pos, best, sums, skippe
 def _check_resumable(state: dict, cfg: TrainConfig) -> None:
     now = json.loads(json.dumps(asdict(cfg), default=str))
     for key in RESUME_MUST_MATCH:
-        if state["config"].get(key) != now.get(key):
-            raise StateError(f"cannot resume: --{key.replace('_', '-')} was {state['config'].get(key)!r}, "
-                             f"now {now.get(key)!r}")
+        saved = state["config"].get(key, SAVED_DEFAULTS.get(key))
+        if saved != now.get(key):
+            raise StateError(f"cannot resume: --{key.replace('_', '-')} was {saved!r}, now {now.get(key)!r}")
     if state["config"].get("model") != now.get("model"):
         raise StateError("cannot resume: the model configuration differs from the saved run's")
 
@@ -172,21 +173,32 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
         if not d.main:
             return
         minutes = sched.minutes()  # of training, at this evaluation
-        dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_loader(inputs, cfg.batch_seconds, d.device), d.device, amp)
-        wer, cer = error_rates(refs, hyps)
-        log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}", "train_loss": round(train_loss, 4),
-                 "dev_loss": round(dev_loss, 4), "dev_wer": round(wer, 2), "dev_cer": round(cer, 2), "lr": lr,
-                 "audio_s_per_s": round(audio_rate, 1), "skipped": sum(skips.values())})
+        scores = {}
+        for name in inputs.dev_sets:  # the first chooses the model; each gets its own log.csv row
+            dev_loss, refs, hyps = dev_loss_and_hyps(model, dev_loader(inputs, cfg.batch_seconds, d.device, name),
+                                                     d.device, amp)
+            scores[name] = (dev_loss, *error_rates(refs, hyps))
+            log.row({"epoch": epoch, "step": step, "minutes": f"{minutes:.2f}", "train_loss": round(train_loss, 4),
+                     "dev_loss": round(dev_loss, 4), "dev_wer": round(scores[name][1], 2),
+                     "dev_cer": round(scores[name][2], 2), "lr": lr, "audio_s_per_s": round(audio_rate, 1),
+                     "skipped": sum(skips.values()), "dev_subset": name})
+        dev_loss, wer, cer = scores[cfg.dev_subset]
         meta = {"epoch": epoch, "step": step, "dev_subset": cfg.dev_subset, "dev_wer": wer, "dev_cer": cer,
                 "train_subsets": list(cfg.train_subsets), "train_hours": round(inputs.train_seconds / 3600, 3)}
+        if cfg.train_weights:
+            meta["train_weights"] = list(cfg.train_weights)
+        if len(scores) > 1:
+            meta["dev"] = {name: {"wer": round(w, 2), "cer": round(c, 2)} for name, (_, w, c) in scores.items()}
         save_model(cfg.out / "last.pt", model, meta)
         if cfg.keep_checkpoints:
             save_model(cfg.out / f"step-{step}.pt", model, meta)
         if (wer, cer) < best:
             best = (wer, cer)
             save_model(cfg.out / "best.pt", model, meta)
-        say(f"{label}: train loss {train_loss:.2f}, dev loss {dev_loss:.2f}, dev WER {wer:.2f}% CER {cer:.2f}%, "
-            f"{audio_rate:.0f} audio s/s ({minutes:.1f} min); skipped: {format_counts(skips)} "
+        others = "".join(f"; {name} WER {w:.2f}% CER {c:.2f}%" for name, (_, w, c) in scores.items()
+                         if name != cfg.dev_subset)
+        say(f"{label}: train loss {train_loss:.2f}, dev loss {dev_loss:.2f}, dev WER {wer:.2f}% CER {cer:.2f}%"
+            f"{others}, {audio_rate:.0f} audio s/s ({minutes:.1f} min); skipped: {format_counts(skips)} "
             f"(left out before training: {format_counts(inputs.index_skipped)})")
 
     def not_training(since: float) -> float:
@@ -200,6 +212,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     next_eval = not_training(time.time()) if cfg.eval_every_minutes else None
     for epoch in range(first_epoch, cfg.epochs + 1):
         loader = train_loader(inputs, epoch, pos, d.device, cfg.seed)
+        if len(cfg.train_subsets) > 1:
+            say(f"epoch {epoch} audio by subset: {format_mixture(cfg.train_subsets, inputs.sampler.shares())}")
         net.train()
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", total=pos + len(loader), initial=pos,
                    disable=not d.main, dynamic_ncols=True, mininterval=1.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 __all__ = ["COLUMNS", "RunLog", "write_config"]
 
 COLUMNS = ["epoch", "step", "minutes", "train_loss", "dev_loss", "dev_wer", "dev_cer", "lr", "audio_s_per_s",
-           "skipped"]
+           "skipped", "dev_subset"]  # one row per dev subset at each evaluation
 
 
 def write_config(out: Path, cfg) -> None:
