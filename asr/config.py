@@ -1,4 +1,4 @@
-"""The acoustic model's configuration, without torch (asr.lite runs models without importing it)."""
+"""The acoustic model's configuration, without torch (asr.runtime.lite runs models without importing it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ from .vocab import VOCAB
 
 CELL_NAMES = ("gru", "lstm", "rnn")
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default.pt"  # the bundled model
-INT8_SCHEME = "int8-dynamic"  # int8 models and checkpoints (asr.quantize, asr.lite)
+INT8_SCHEME = "int8-dynamic"  # int8 models and checkpoints (asr.runtime.quantize, asr.runtime.lite)
 
 __all__ = ["CELL_NAMES", "DEFAULT_MODEL", "INT8_SCHEME", "ModelConfig", "ModelError"]
 

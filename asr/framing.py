@@ -1,6 +1,6 @@
 """What crosses chunk boundaries before the network: samples not yet making a feature frame, and
-feature frames not yet making a stacked model frame. Shared by `asr.incremental` (torch models)
-and `asr.lite` (the int8 runtime without torch); numpy only."""
+feature frames not yet making a stacked model frame. Shared by `asr.runtime.incremental` (torch models)
+and `asr.runtime.lite` (the int8 runtime without torch); numpy only."""
 from __future__ import annotations
 
 from typing import Callable

@@ -13,13 +13,19 @@ through it, `asr lm build` every sentence. It follows the LibriSpeech convention
 
 A text with letters that cannot be spelled in a-z (another script) is unnormalisable: the result
 is None, so a caller counts it instead of training on a transcript that lost words.
+
+`sentence_split` is the stable train/dev split of sentences that `asr synth` speaks and `asr lm build
+--drop-heldout` leaves out.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
-__all__ = ["spoken_form", "number_words", "ordinal_words"]
+__all__ = ["spoken_form", "number_words", "ordinal_words", "sentence_split"]
+
+DEV_PER_MILLE = 30  # sentences whose hash falls here are dev only (3 %)
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
@@ -132,3 +138,9 @@ def spoken_form(text: str) -> str | None:
     s = re.sub(r"[^a-z' ]", " ", s)
     s = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", s)  # apostrophes only inside words
     return " ".join(s.split())
+
+
+def sentence_split(sentence: str) -> str:
+    """"train" or "dev" for a sentence, from a stable hash of its normalised text."""
+    digest = hashlib.sha1(" ".join(sentence.upper().split()).encode()).digest()
+    return "dev" if int.from_bytes(digest[:4], "big") % 1000 < DEV_PER_MILLE else "train"

@@ -14,7 +14,7 @@ import json
 
 import torch
 
-from asr.beam import BeamSearch, DecoderConfig
+from asr.decode.beam import BeamSearch, DecoderConfig
 from asr.checkpoint import load_model
 from data.librispeech import read_subset
 from train.evaluate import error_rates, evaluate

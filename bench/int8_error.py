@@ -2,8 +2,8 @@
 
 For each dev utterance, the whole-file log-probs of the float32 model and of its int8 versions
 (torch's int8 modules with one weight scale per matrix, torch's default, or one per output row,
-`asr.quantize`'s scheme; and the compiled int8 kernel that streaming and transcription run,
-`asr.int8_kernel`, activations quantized per frame): mean KL(float32 || int8) per output frame and
+`asr.runtime.quantize`'s scheme; and the compiled int8 kernel that streaming and transcription run,
+`asr.runtime.int8_kernel`, activations quantized per frame): mean KL(float32 || int8) per output frame and
 the share of frames whose most likely token differs.
 
     python bench/int8_error.py --data corpora/synth --subset synth-dev --model asr/assets/default.pt --utterances 150
@@ -18,8 +18,8 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import load_model
-from asr.incremental import encode_chunk, initial_state
-from asr.quantize import QUANTIZED_MODULES, quantize_model
+from asr.runtime.incremental import encode_chunk, initial_state
+from asr.runtime.quantize import QUANTIZED_MODULES, quantize_model
 from data.librispeech import read_subset
 
 

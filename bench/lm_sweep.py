@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from asr.audio import load_audio
-from asr.beam import BeamSearch, DecoderConfig
+from asr.decode.beam import BeamSearch, DecoderConfig
 from asr.checkpoint import load_model
-from asr.decoding import greedy_decode
+from asr.decode.greedy import greedy_decode
 from data.librispeech import read_subset
 from train.evaluate import error_rates
 
@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
-    from asr.lm import build_lm
+    from asr.decode.lm import build_lm
 
     model = load_model(args.model).eval()
     utts, _ = read_subset(args.data, args.subset)

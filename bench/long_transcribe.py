@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from asr.audio import SAMPLE_RATE
-from asr.bench_audio import bench_audio
+from asr.cli.benchmarks.audio import bench_audio
 
 # runs `asr transcribe` in-process and prints the peak RSS before the interpreter tears down
 CHILD = """

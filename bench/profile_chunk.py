@@ -2,11 +2,11 @@
 
 Replays the benchmark audio in chunks and times, per chunk: input conversion (to_float_pcm), log-mel
 features, front end (normalise, stack, linear, GELU), lookahead, recurrent stack + head, the rest of
-encode_chunk (concatenation, state), and greedy decoding with endpointing, as `asr.incremental`
-and `asr.kernel` compute them (a chunk that completes no model frame only buffers its samples). Prints the mean
+encode_chunk (concatenation, state), and greedy decoding with endpointing, as `asr.runtime.incremental`
+and `asr.runtime.kernel` compute them (a chunk that completes no model frame only buffers its samples). Prints the mean
 microseconds per chunk of each stage and the total as a real-time factor.
 
---lite profiles the torch-free int8 runtime (`asr.lite`, what the commands run by default) instead:
+--lite profiles the torch-free int8 runtime (`asr.runtime.lite`, what the commands run by default) instead:
 input conversion, log-mel, the compiled int8 step (front end to log-probs), the rest of its
 encode_chunk (framing, state) and decoding.
 
@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
-from asr.backends import load_any_model
-from asr.bench_audio import bench_audio
+from asr.runtime.backends import load_any_model
+from asr.cli.benchmarks.audio import bench_audio
 from asr.config import DEFAULT_MODEL
 from asr.features import num_frames
-from asr.incremental import EncoderState, initial_state
-from asr.kernel import kernel_for
+from asr.runtime.incremental import EncoderState, initial_state
+from asr.runtime.kernel import kernel_for
 from stream.pcm import to_float_pcm
 from stream.recognizer import StreamConfig, StreamState, _decode
 
@@ -95,7 +95,7 @@ def profile(model, samples, chunk_ms: int) -> dict[str, float]:
 
 
 def profile_lite(model, samples, chunk_ms: int) -> dict[str, float]:
-    """`profile` for an asr.lite model: its kernel's log-mel and step timed inside encode_chunk."""
+    """`profile` for an asr.runtime.lite model: its kernel's log-mel and step timed inside encode_chunk."""
     chunk, clock, t = SAMPLE_RATE * chunk_ms // 1000, time.perf_counter, defaultdict(float)
     kernel, inner = model.kernel, {"logmel": 0.0, "int8 kernel": 0.0}
 
@@ -134,18 +134,18 @@ def main() -> None:
     p.add_argument("--chunk-ms", type=int, default=40)
     p.add_argument("--seconds", type=float, default=30.0)
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--int8", action="store_true", help="quantize the model first (asr.quantize)")
-    how.add_argument("--lite", action="store_true", help="the torch-free int8 runtime (asr.lite)")
+    how.add_argument("--int8", action="store_true", help="quantize the model first (asr.runtime.quantize)")
+    how.add_argument("--lite", action="store_true", help="the torch-free int8 runtime (asr.runtime.lite)")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.lite:
-        from asr.lite import load_lite
+        from asr.runtime.lite import load_lite
 
         model, run = load_lite(args.model or DEFAULT_MODEL), profile_lite
     else:
         model, run = load_any_model(args.model, threads=1), profile
     if args.int8:
-        from asr.quantize import quantize_model
+        from asr.runtime.quantize import quantize_model
 
         model = quantize_model(model)
     audio = bench_audio(args.seconds)

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from asr.audio import SAMPLE_RATE, load_audio
-from asr.beam import BeamSearch, DecoderConfig
+from asr.decode.beam import BeamSearch, DecoderConfig
 from asr.runtime import load_for_inference
-from asr.transcribe import transcribe_file
+from stream.transcribe import transcribe_file
 from data.librispeech import read_subset
 from train.evaluate import error_rates
 

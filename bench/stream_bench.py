@@ -9,7 +9,7 @@ long run: peak RSS, RSS growth, and the per-chunk time of the first vs the last 
     python bench/stream_bench.py --data corpora/synth --subset synth-dev --decoder beam --minutes 10 --speed-minutes 2
     python bench/stream_bench.py --data corpora/synth --subset synth-dev --precision float32   # torch, float32
 
-With --decoder beam the finals and partials come from the beam search with the bundled LM (asr.beam).
+With --decoder beam the finals and partials come from the beam search with the bundled LM (asr.decode.beam).
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def main() -> None:
     p.add_argument("--speed-minutes", type=float, default=5.0, help="audio per chunk size for the RTF table")
     p.add_argument("--chunks", default="20,40,100,200")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
-    p.add_argument("--beam-size", type=int, help="default: asr.beam.DecoderConfig's")
+    p.add_argument("--beam-size", type=int, help="default: asr.decode.beam.DecoderConfig's")
     p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
     p.add_argument("--precision", choices=PRECISIONS, default="int8",
                    help="as asr stream (default int8: the runtime without torch, so the RSS figures have no torch)")
@@ -93,7 +93,7 @@ def main() -> None:
     args = p.parse_args()
     beam = None
     if args.decoder == "beam":  # torch and torchaudio's decoder
-        from asr.beam import BeamSearch, DecoderConfig
+        from asr.decode.beam import BeamSearch, DecoderConfig
 
         size = {} if args.beam_size is None else {"beam_size": args.beam_size}
         beam = BeamSearch(DecoderConfig("beam", lm=args.lm, **size))

@@ -11,8 +11,8 @@ the synthetic corpus. Three timings are measured against the synthesizer's word 
 - greedy, beam: `transcribe_file` (the streaming recognizer) with greedy decoding and with the
   beam search; a hypothesis word counts when a word-level alignment (difflib) pairs it with the
   same reference word (exact matches only);
-- forced: forced alignment of the reference transcript on the model's log-probs (asr.align,
-  torchaudio.functional.forced_align), word starts read the same way (asr.words), all words.
+- forced: forced alignment of the reference transcript on the model's log-probs (asr.decode.align,
+  torchaudio.functional.forced_align), word starts read the same way (asr.decode.words), all words.
 
 Words espeak-ng speaks joined to the one before ("in the") have no onset of their own and are
 left out. Statistics: fraction of |error| <= 100 ms, median and p90 of |error|, mean and median
@@ -38,11 +38,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from asr.align import forced_words
+from asr.decode.align import forced_words
 from asr.audio import SAMPLE_RATE
-from asr.beam import BeamSearch, DecoderConfig
+from asr.decode.beam import BeamSearch, DecoderConfig
 from asr.checkpoint import DEFAULT_MODEL, load_model, save_model
-from asr.transcribe import transcribe_file
+from stream.transcribe import transcribe_file
 from data.synth import sentence_split
 from data.voices import available_voices, draw_params
 from data.word_timing import espeak_words
@@ -78,7 +78,7 @@ def stats(pairs: list[tuple[float, float]], delay_s: float = 0.0) -> dict:
     if not pairs:
         return {"words": 0}
     true = np.array([t for t, _ in pairs])
-    pred = np.maximum(0.0, np.array([p for _, p in pairs]) - delay_s)  # as asr.words applies a delay
+    pred = np.maximum(0.0, np.array([p for _, p in pairs]) - delay_s)  # as asr.decode.words applies a delay
     err = pred - true
     return {"words": len(pairs), "within_100ms": round(float(np.mean(np.abs(err) <= TOLERANCE + 1e-9)), 4),
             "median_abs_ms": round(1000 * float(np.median(np.abs(err))), 1),

@@ -21,7 +21,6 @@ within a subset, not across subsets made with different seeds.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import multiprocessing as mp
 import queue
 import random
@@ -37,14 +36,15 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from data.voices import DEFAULT_ENGINES, ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
+from asr.text import sentence_split
+
+from .voices import DEFAULT_ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
 
 __all__ = ["SynthConfig", "SynthSummary", "SynthError", "Voice", "available_voices",
            "sentence_split", "synthesize_corpus"]
 
 SAMPLE_RATE = 16000
 UTTS_PER_CHAPTER = 50
-DEV_PER_MILLE = 30          # sentences whose hash falls here are dev only (3 %)
 GAIN_DB = (-12.0, -1.0)     # peak level
 PAD_S = (0.1, 0.3)          # silence kept at each end
 MIN_SECONDS = 0.5           # shorter output counts as a failure
@@ -87,12 +87,6 @@ class _Job:
     params: dict
     gain_db: float
     pads: tuple[float, float]
-
-
-def sentence_split(sentence: str) -> str:
-    """"train" or "dev" for a sentence, from a stable hash of its normalised text."""
-    digest = hashlib.sha1(" ".join(sentence.upper().split()).encode()).digest()
-    return "dev" if int.from_bytes(digest[:4], "big") % 1000 < DEV_PER_MILLE else "train"
 
 
 def _read_sentences(path: Path, split: str) -> list[str]:
@@ -184,7 +178,7 @@ def _check(cfg: SynthConfig) -> tuple[Path, list[Voice], list[str]]:
 
 def _subset_sentences(root: Path, subsets: tuple[str, ...]) -> set[str]:
     """The transcripts of existing subsets of the corpus at `root`, normalised as sentences are here."""
-    from data.librispeech import read_subset
+    from .librispeech import read_subset
 
     spoken: set[str] = set()
     for name in subsets:

@@ -55,7 +55,7 @@ def stream_file(model: AcousticModel, path: str | Path, on_events: Callable[[lis
                 chunk_ms: int = 100, realtime: bool = False, config: StreamConfig = StreamConfig(),
                 beam=None) -> StreamStats:
     """Feed the file in `chunk_ms` chunks; every chunk's events go to `on_events` as they happen.
-    `beam`: an asr.beam.BeamSearch (default: greedy decoding)."""
+    `beam`: an asr.decode.beam.BeamSearch (default: greedy decoding)."""
     rec = Recognizer(model, config, beam)
     chunk = max(1, SAMPLE_RATE * chunk_ms // 1000)
     times, audio, start = [], 0.0, time.perf_counter()

@@ -102,7 +102,7 @@ def run_live(model: AcousticModel, cfg: LiveConfig, on_events: Callable[[list[di
         blocks.put(indata[:, 0].copy())
 
     resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
-    rec = Recognizer(model, cfg.stream, beam)  # beam: an asr.beam.BeamSearch, or None for greedy
+    rec = Recognizer(model, cfg.stream, beam)  # beam: an asr.decode.beam.BeamSearch, or None for greedy
     fed = 0
     limit = None if cfg.duration is None else int(cfg.duration * SAMPLE_RATE)
     try:

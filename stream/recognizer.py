@@ -24,17 +24,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from asr.audio import SAMPLE_RATE
-from asr.decoding import decode_path
+from asr.decode.greedy import decode_path
 from asr.runtime import encode, initial_encoder_state
 from asr.vocab import BLANK, VOCAB
-from asr.words import Emission, emissions_from_path, utterance_confidence, words_from_emissions
+from asr.decode.words import Emission, emissions_from_path, utterance_confidence, words_from_emissions
 
 from .pcm import PcmStats, to_float_pcm
 
-if TYPE_CHECKING:  # torch is imported only for models that need it (asr.lite runs without)
-    from asr.beam import BeamSearch
-    from asr.incremental import EncoderState
-    from asr.lite import LiteState
+if TYPE_CHECKING:  # torch is imported only for models that need it (asr.runtime.lite runs without)
+    from asr.decode.beam import BeamSearch
+    from asr.runtime.incremental import EncoderState
+    from asr.runtime.lite import LiteState
     from asr.model import AcousticModel
 
 SPACE = VOCAB.index(" ")
@@ -69,7 +69,7 @@ class StreamState:
     frames: int = 0  # model frames decoded so far
     byte_carry: bytes = b""  # odd byte of an int16 byte stream
     sanitised: PcmStats = PcmStats()
-    # beam search (asr.beam): the search object is mutable and belongs to this stream alone; the
+    # beam search (asr.decode.beam): the search object is mutable and belongs to this stream alone; the
     # state keeps the log-probs of the current utterance (for word posteriors) and where it began
     beam: BeamSearch | None = field(default=None, compare=False)
     segment_start: int = 0

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .audio import SAMPLE_RATE, iter_audio
-from .words import utterance_confidence
+from asr.audio import SAMPLE_RATE, iter_audio
+from asr.decode.words import utterance_confidence
 
-if TYPE_CHECKING:  # not imported at run time: an asr.lite model transcribes without torch
-    from .beam import BeamSearch
-    from .model import AcousticModel
+if TYPE_CHECKING:  # not imported at run time: an asr.runtime.lite model transcribes without torch
+    from asr.decode.beam import BeamSearch
+    from asr.model import AcousticModel
 
 __all__ = ["Transcript", "transcribe_file"]
 
@@ -39,7 +39,7 @@ def transcribe_file(model: AcousticModel, path: str | Path, block_seconds: float
                     beam: BeamSearch | None = None, config=None) -> Transcript:
     """Transcript of one file, greedy or with `beam` (config: a stream.StreamConfig, for endpointing
     and the emission delay). Raises asr.audio.AudioError for unreadable input."""
-    from stream.recognizer import StreamConfig, finish, initial_stream_state, step
+    from .recognizer import StreamConfig, finish, initial_stream_state, step
 
     config = config or StreamConfig()
     state, finals = initial_stream_state(model, beam), []

@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.beam import BeamSearch, DecoderConfig, HotwordError, load_hotwords
+from asr.decode.beam import BeamSearch, DecoderConfig, HotwordError, load_hotwords
 from asr.checkpoint import DEFAULT_MODEL, load_model
-from asr.decoding import decode_path, greedy_decode
-from asr.lm import DEFAULT_LM, LmError, build_lm, lm_vocabulary
+from asr.decode.greedy import decode_path, greedy_decode
+from asr.decode.lm import DEFAULT_LM, LmError, build_lm, lm_vocabulary
 from asr.vocab import BLANK, VOCAB
 from data.synth import sentence_split
 from stream import finish, initial_stream_state, step

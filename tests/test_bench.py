@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from asr.bench import BenchConfig, format_report, run_bench, spread
-from asr.bench_audio import bench_audio
+from asr.cli.benchmarks.measure import BenchConfig, format_report, run_bench, spread
+from asr.cli.benchmarks.audio import bench_audio
 from asr.cli import main
 
 from .conftest import espeak
@@ -39,7 +39,7 @@ def test_run_bench_results_and_report(random_model_path, tmp_path):
     json.dumps(r)  # JSON-ready
     assert r["audio"]["seconds"] >= 3.0 and r["runs"] == 2
     lite, m = r["models"]  # each model at each precision: the int8 runtime without torch, then torch float32
-    assert lite["runtime"] == "asr.lite" and lite["precision"] == "int8" and lite["streaming"][0]["rtf"]["n"] == 2
+    assert lite["runtime"] == "asr.runtime.lite" and lite["precision"] == "int8" and lite["streaming"][0]["rtf"]["n"] == 2
     assert 0 < lite["transcribe_process"]["peak_rss_mb"] < m["transcribe_process"]["peak_rss_mb"]
     assert m["runtime"] == "pytorch" and m["precision"] == "float32" and m["load_s"]["n"] == 2
     assert [s["chunk_ms"] for s in m["streaming"]] == [40, 100]
@@ -79,7 +79,7 @@ def test_profile_chunk_times_the_lite_runtime_stages_and_restores_its_kernel(ran
     import runpy
     from pathlib import Path
 
-    from asr.lite import load_lite
+    from asr.runtime.lite import load_lite
 
     profile_lite = runpy.run_path(str(Path(__file__).parent.parent / "bench" / "profile_chunk.py"))["profile_lite"]
     model = load_lite(random_model_path)

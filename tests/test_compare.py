@@ -10,7 +10,7 @@ import torch
 
 from asr.cli import main
 from asr.model import AcousticModel, ModelConfig, count_parameters
-from train.compare_plan import (MATCH_TOLERANCE, macs_per_audio_second, macs_per_frame, parameter_count, plan_runs,
+from train.compare.plan import (MATCH_TOLERANCE, macs_per_audio_second, macs_per_frame, parameter_count, plan_runs,
                                 solve_hidden)
 from train.config import TrainConfig
 from train.loop import train

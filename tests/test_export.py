@@ -9,13 +9,13 @@ import soundfile as sf
 import torch
 
 from asr.audio import SAMPLE_RATE
-from asr.backends import ExportedModel, load_any_model, model_kind
+from asr.runtime.backends import ExportedModel, load_any_model, model_kind
 from asr.checkpoint import ModelError, save_model
-from asr.export import export_model
-from asr.incremental import encode_chunk, initial_state
+from asr.runtime.export import export_model
+from asr.runtime.incremental import encode_chunk, initial_state
 from asr.model import AcousticModel, ModelConfig
-from asr.quantize import is_quantized, quantize_model
-from asr.transcribe import transcribe_file
+from asr.runtime.quantize import is_quantized, quantize_model
+from stream.transcribe import transcribe_file
 
 from .conftest import espeak
 
@@ -93,7 +93,7 @@ def test_onnx_state_interface_in_a_plain_onnxruntime_loop(tmp_path, speech):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_torch_free_onnx_streamer_gives_the_pytorch_log_probs(tmp_path, speech, cell):
-    from asr.onnx_stream import OnnxStreamer
+    from asr.runtime.onnx_stream import OnnxStreamer
 
     model = _model(cell, lookahead=1)
     streamer = OnnxStreamer(str(export_model(model, tmp_path / "m.onnx", "onnx")))
@@ -109,7 +109,7 @@ def test_torch_free_onnx_streamer_gives_the_pytorch_log_probs(tmp_path, speech, 
 def test_onnx_streamer_runs_without_torch(tmp_path, random_model_path):
     export_model(load_any_model(random_model_path), tmp_path / "m.onnx", "onnx")
     code = ("import sys, runpy; sys.argv = ['x', sys.argv[1], sys.argv[2]]; "
-            "runpy.run_module('asr.onnx_stream', run_name='__main__'); assert 'torch' not in sys.modules")
+            "runpy.run_module('asr.runtime.onnx_stream', run_name='__main__'); assert 'torch' not in sys.modules")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.onnx"), str(ASSETS / "sample.flac")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -143,7 +143,7 @@ def test_int8_checkpoint_is_small_reloads_exactly_and_stays_close(tmp_path, spee
 def test_int8_scales_are_per_row_and_per_matrix_files_still_load(tmp_path, speech):
     """Each output row of a quantized weight has its own scale (a GRU matrix stacks three gates of
     different ranges); int8 files from before, one scale per matrix, still load and run."""
-    from asr.quantize import model_from_quantized_dict, quantized_checkpoint_dict
+    from asr.runtime.quantize import model_from_quantized_dict, quantized_checkpoint_dict
 
     model = _model("gru", hidden=64)
     ckpt = quantized_checkpoint_dict(quantize_model(model))

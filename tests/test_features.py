@@ -43,8 +43,8 @@ def test_normalizer_uses_global_statistics():
 
 
 def test_streaming_kernel_logmel_equals_logmel_module():
-    """asr.kernel computes the log-mel with numpy (long inputs in pieces): the module's values."""
-    from asr.kernel import StepKernel
+    """asr.runtime.kernel computes the log-mel with numpy (long inputs in pieces): the module's values."""
+    from asr.runtime.kernel import StepKernel
     from asr.model import AcousticModel, ModelConfig
 
     model = AcousticModel(ModelConfig(hidden=16, layers=1))

@@ -1,4 +1,4 @@
-"""The int8 runtime without torch (asr.lite): same numbers as torch's int8 path, exact streaming,
+"""The int8 runtime without torch (asr.runtime.lite): same numbers as torch's int8 path, exact streaming,
 and `asr transcribe` on the bundled model never importing torch."""
 import io
 import json
@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from asr.checkpoint import ModelError, save_model
-from asr.cli import OPTIONAL_MODULES
-from asr.incremental import encode_chunk, initial_state
-from asr.int8_kernel import quantize_rows
-from asr.lite import LiteError, LiteModel, load_lite, read_checkpoint
+from asr.cli.main import OPTIONAL_MODULES
+from asr.runtime.incremental import encode_chunk, initial_state
+from asr.runtime.int8_kernel import quantize_rows
+from asr.runtime.lite import LiteError, LiteModel, load_lite, read_checkpoint
 from asr.model import AcousticModel, ModelConfig
-from asr.quantize import quantize_model, save_quantized
+from asr.runtime.quantize import quantize_model, save_quantized
 from asr.runtime import load_for_inference
-from asr.transcribe import transcribe_file
+from stream.transcribe import transcribe_file
 
 from .conftest import espeak
 

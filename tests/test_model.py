@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr.checkpoint import ModelError, load_model, save_model
-from asr.decoding import greedy_decode, greedy_step
-from asr.incremental import encode_chunk, initial_state
+from asr.decode.greedy import greedy_decode, greedy_step
+from asr.runtime.incremental import encode_chunk, initial_state
 from asr.model import AcousticModel, ModelConfig
 from asr.vocab import BLANK, VOCAB
 
@@ -139,7 +139,7 @@ def _stream(model, wave, n):
 
 
 def test_kernel_follows_weights_changed_in_place():
-    """encode_chunk's cached kernel (asr.kernel) is rebuilt when the model's parameters or buffers
+    """encode_chunk's cached kernel (asr.runtime.kernel) is rebuilt when the model's parameters or buffers
     (the normaliser's statistics) change."""
     model = _model("gru")
     before = _stream(model, _WAVE, 1600)
@@ -156,10 +156,10 @@ def test_kernel_follows_weights_changed_in_place():
 
 @pytest.mark.parametrize("cell,lookahead", [("gru", 0), ("gru", 2), ("lstm", 1)])
 def test_int8_stream_equals_int8_offline_for_any_chunking(cell, lookahead):
-    """int8 models stream through the compiled kernel (asr.int8_kernel), which quantizes activations
+    """int8 models stream through the compiled kernel (asr.runtime.int8_kernel), which quantizes activations
     frame by frame: every chunking gives the whole-file int8 numbers exactly, and they stay near the
     float model and near torch's own int8 modules (the int8 model's forward)."""
-    from asr.quantize import quantize_model
+    from asr.runtime.quantize import quantize_model
 
     model = _model(cell, lookahead=lookahead)
     q = quantize_model(model)
@@ -176,7 +176,7 @@ def test_int8_stream_equals_int8_offline_for_any_chunking(cell, lookahead):
 
 def test_int8_kernel_tanh_and_sigmoid_match_libm():
     """The gates use a rational tanh (it vectorises); it must agree with the exact functions."""
-    from asr.int8_kernel import _sigmoid, _tanh
+    from asr.runtime.int8_kernel import _sigmoid, _tanh
 
     x = np.linspace(-30, 30, 20001, dtype=np.float32)
     assert max(abs(float(_tanh(v)) - math.tanh(float(v))) for v in x) < 1e-6

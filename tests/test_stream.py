@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr.model import AcousticModel, ModelConfig
-from asr.transcribe import transcribe_file
+from stream.transcribe import transcribe_file
 from asr.vocab import BLANK, VOCAB
 from stream import Recognizer, StreamConfig, finish, initial_stream_state, step, to_float_pcm
 from stream.recognizer import _decode

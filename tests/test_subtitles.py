@@ -1,5 +1,5 @@
 """Subtitles: what `asr transcribe --format srt|vtt` writes is read back by real parsers (PyPI `srt`
-and `webvtt-py`), and asr.words.cues keeps its splitting rules on any word list."""
+and `webvtt-py`), and asr.decode.words.cues keeps its splitting rules on any word list."""
 import json
 import subprocess
 import sys
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from asr.audio import SAMPLE_RATE
 from asr.cli import main
-from asr.subtitles import to_srt, to_vtt
-from asr.words import cues
+from asr.decode.subtitles import to_srt, to_vtt
+from asr.decode.words import cues
 
 from .conftest import espeak
 
@@ -100,7 +100,7 @@ words_lists = st.lists(st.tuples(st.text("abcdefghijklmnopqrstuvwxyz'", min_size
 
 
 def timed(spec) -> list[dict]:
-    """Words from (text, gap before, duration), in order, as asr.words gives them (ms resolution)."""
+    """Words from (text, gap before, duration), in order, as asr.decode.words gives them (ms resolution)."""
     words, t = [], 0.0
     for text, gap, dur in spec:
         start = round(t + gap, 3)

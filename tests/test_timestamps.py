@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.align import forced_words
+from asr.decode.align import forced_words
 from asr.audio import SAMPLE_RATE
 from asr.checkpoint import DEFAULT_MODEL, load_model
 from asr.cli import main

@@ -11,12 +11,12 @@ from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
 from asr.audio import AudioError, load_audio
-from asr.beam import BeamSearch
-from asr.decoding import decode_path, greedy_decode
+from asr.decode.beam import BeamSearch
+from asr.decode.greedy import decode_path, greedy_decode
 from asr.features import feature_lengths
 from asr.runtime import encode, initial_encoder_state
 from asr.model import AcousticModel
-from asr.quantize import is_quantized
+from asr.runtime.quantize import is_quantized
 from data.librispeech import Utterance
 
 __all__ = ["EvalResult", "error_rates", "evaluate", "dev_loss_and_hyps"]

@@ -4,17 +4,17 @@
 
 The transcript's characters (spaces included, as the model emits them) are aligned to the frames
 with torchaudio's CTC forced alignment (Viterbi); frames are numbered as the recognizer numbers
-them (asr.incremental, the whole audio as one chunk) and words are read from the aligned
-characters by asr.words, so the times mean what the recognizer's word times mean.
+them (asr.runtime.incremental, the whole audio as one chunk) and words are read from the aligned
+characters by asr.decode.words, so the times mean what the recognizer's word times mean.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .incremental import encode_chunk, initial_state
-from .model import AcousticModel
-from .vocab import BLANK, encode, normalize_text
+from asr.runtime.incremental import encode_chunk, initial_state
+from asr.model import AcousticModel
+from asr.vocab import BLANK, encode, normalize_text
 from .words import emissions_from_path, words_from_emissions
 
 __all__ = ["forced_words"]

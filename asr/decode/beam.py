@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from .lm import LmError, lm_vocabulary, resolve_lm, write_lexicon
-from .native import quiet_native_stderr
-from .vocab import BLANK, VOCAB, invalid_chars, normalize_text
+from asr.runtime.native import quiet_native_stderr
+from asr.vocab import BLANK, VOCAB, invalid_chars, normalize_text
 
 __all__ = ["DecoderConfig", "BeamSearch", "load_hotwords", "HotwordError"]
 
@@ -178,7 +178,7 @@ class BeamSearch:
             self.stream_frames = 0
 
     def step(self, log_probs) -> None:
-        """Feed T x V log-probs (a tensor, or a numpy array from asr.lite)."""
+        """Feed T x V log-probs (a tensor, or a numpy array from asr.runtime.lite)."""
         if log_probs.shape[0]:
             self.decoder.decode_step(torch.as_tensor(log_probs).float().contiguous())
             self.frames += log_probs.shape[0]

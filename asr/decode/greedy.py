@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vocab import BLANK, VOCAB
+from asr.vocab import BLANK, VOCAB
 
 __all__ = ["decode_path", "greedy_decode", "greedy_step"]
 

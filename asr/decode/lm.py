@@ -13,12 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .text import spoken_form
-from .vocab import invalid_chars, normalize_text
+from asr.text import sentence_split, spoken_form
+from asr.vocab import invalid_chars, normalize_text
 
 __all__ = ["DEFAULT_LM", "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
 
-DEFAULT_LM = Path(__file__).parent / "assets" / "lm" / "default-3gram.arpa.gz"
+DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
 SPECIAL = {"<s>", "</s>", "<unk>"}
 
 
@@ -92,8 +92,6 @@ def write_lexicon(words, path: Path) -> None:
 
 def _normalised_corpus(text: Path, out, drop_heldout: bool) -> tuple[int, int]:
     """Write the sentences in their spoken form (asr.text.spoken_form, uppercase) to `out`; returns (kept, skipped)."""
-    from data.synth import sentence_split
-
     kept = skipped = 0
     with _open_text(text) as fh:
         for line in fh:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vocab import BLANK, VOCAB
+from asr.vocab import BLANK, VOCAB
 
 __all__ = ["Emission", "emissions_from_path", "words_from_emissions", "utterance_confidence", "cues"]
 

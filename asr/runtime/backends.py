@@ -1,9 +1,9 @@
-"""Running exported models (asr.export) and loading any model file by what it is.
+"""Running exported models (asr.runtime.export) and loading any model file by what it is.
 
 `load_any_model(path)` returns something the whole project can run: an `AcousticModel` for a
 checkpoint (float32 or int8), or an `ExportedModel` for a TorchScript or ONNX export. An
 `ExportedModel` has the `config` and `logmel` of an AcousticModel and streams itself:
-`asr.incremental.encode_chunk` hands it the chunk, so the streaming recognizer, `asr transcribe`,
+`asr.runtime.incremental.encode_chunk` hands it the chunk, so the streaming recognizer, `asr transcribe`,
 `asr stream` and `asr live` use it unchanged, and its offline `__call__` serves `asr eval`.
 """
 from __future__ import annotations
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import HOP_LENGTH, N_FFT
-from .checkpoint import DEFAULT_MODEL, ModelError, load_model, model_from_dict
+from asr.audio import HOP_LENGTH, N_FFT
+from asr.checkpoint import DEFAULT_MODEL, ModelError, load_model, model_from_dict
 from .export import METADATA_KEY
-from .features import LogMel, num_frames
+from asr.features import LogMel, num_frames
 from .incremental import EncoderState
-from .model import ModelConfig
+from asr.model import ModelConfig
 from .native import quiet_native_stderr
-from .vocab import VOCAB
+from asr.vocab import VOCAB
 
 __all__ = ["ExportedModel", "load_any_model", "model_kind"]
 
@@ -81,7 +81,7 @@ class ExportedModel:
 
     @torch.inference_mode()
     def encode_chunk(self, state: EncoderState, pcm: torch.Tensor, final: bool = False):
-        """Same contract as asr.incremental.encode_chunk (which delegates here)."""
+        """Same contract as asr.runtime.incremental.encode_chunk (which delegates here)."""
         c = self.config
         pcm = torch.as_tensor(pcm).float()  # numpy from the streaming recognizer
         buf = torch.cat([state.samples, pcm])

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .framing import feature_step
+from asr.framing import feature_step
 from .kernel import kernel_for
-from .model import AcousticModel, RNNState
+from asr.model import AcousticModel, RNNState
 
 __all__ = ["EncoderState", "initial_state", "encode_chunk"]
 
@@ -45,7 +45,7 @@ def encode_chunk(
 
     With final=True the utterance ends: the last frames see zero lookahead, as offline does.
     """
-    if not isinstance(model, AcousticModel):  # an exported network (asr.backends.ExportedModel) streams itself
+    if not isinstance(model, AcousticModel):  # an exported network (asr.runtime.backends.ExportedModel) streams itself
         return model.encode_chunk(state, pcm, final)
     c, kernel = model.config, kernel_for(model)
     new = pcm.numpy() if isinstance(pcm, torch.Tensor) else np.asarray(pcm, dtype=np.float32)
@@ -54,7 +54,7 @@ def encode_chunk(
     if frames is None:  # no output frame due yet: only the samples are kept
         return EncoderState(torch.from_numpy(buf), state.frames, state.pending, state.rnn,
                             state.samples_seen + len(new), state.frames_out), torch.zeros(0, c.vocab_size)
-    # the int8 GRU/LSTM kernel (asr.int8_kernel) or the float one (asr.kernel): the same step
+    # the int8 GRU/LSTM kernel (asr.runtime.int8_kernel) or the float one (asr.runtime.kernel): the same step
     runner = kernel.int8 if kernel.int8 is not None else kernel
     log_probs, pending, rnn = runner.run(frames, state.pending, state.rnn, final)
     new_state = EncoderState(

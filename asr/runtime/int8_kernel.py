@@ -1,12 +1,12 @@
 """The int8 model's streaming step in compiled code (numba): front end to log-probs in one call.
 
-torch's dynamically quantized GRU/LSTM (`asr.quantize`) spends most of a 20-40 ms chunk outside its
+torch's dynamically quantized GRU/LSTM (`asr.runtime.quantize`) spends most of a 20-40 ms chunk outside its
 arithmetic: a dozen module and operator calls per 30 ms frame, each several times slower in the
 stream than in a loop of its own. This kernel does the whole chunk in one numba function, and is
-what `asr.incremental.encode_chunk` (so `asr transcribe`, `stream`, `live` and `eval`) runs for an
+what `asr.runtime.incremental.encode_chunk` (so `asr transcribe`, `stream`, `live` and `eval`) runs for an
 int8 GRU or LSTM model:
 
-- front end (float32, the normaliser folded in, as `asr.kernel`), GELU, lookahead;
+- front end (float32, the normaliser folded in, as `asr.runtime.kernel`), GELU, lookahead;
 - each recurrent layer: its input frames quantized to int8 one frame at a time (symmetric, scale
   max|x| / 127), the stored int8 weights with their per-row scales, int32 sums; the input
   projections of all the chunk's frames in one pass over the weights (each weight row is read
@@ -16,9 +16,9 @@ int8 GRU or LSTM model:
 Each frame's numbers depend on that frame's values only, never on how the audio was cut, so int8
 streaming output equals int8 offline output exactly, for any chunking. (torch's int8 modules
 quantize a whole call's input with one scale; they remain the int8 model's `forward`, which
-TorchScript export scripts.) The kernel also runs a vanilla `rnn` (tanh) cell, for `asr.lite`:
-torch has no dynamically quantized `nn.RNN`, so torch's int8 path (`asr.quantize`) keeps that
-cell in float32, while `asr.lite` quantizes its weights by row like the other cells'.
+TorchScript export scripts.) The kernel also runs a vanilla `rnn` (tanh) cell, for `asr.runtime.lite`:
+torch has no dynamically quantized `nn.RNN`, so torch's int8 path (`asr.runtime.quantize`) keeps that
+cell in float32, while `asr.runtime.lite` quantizes its weights by row like the other cells'.
 
 The first call in a process compiles the functions (a few seconds) unless numba's cache (beside
 this file, `__pycache__`) holds them.
@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .audio import HOP_LENGTH, LOG_FLOOR
+from asr.audio import HOP_LENGTH, LOG_FLOOR
 
 __all__ = ["Int8Kernel", "int8_weights", "quantize_rows"]
 
@@ -225,7 +225,7 @@ def _log_mel(spec, filterbank, floor):
 
 def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """float32 N x K -> (int8 values, float32 scale per row): what torch's per-channel symmetric weight
-    observer and quantizer give (`asr.quantize`): scale max|row| / 127.5, values rint(w / scale)."""
+    observer and quantizer give (`asr.runtime.quantize`): scale max|row| / 127.5, values rint(w / scale)."""
     w = np.asarray(w, np.float32)
     scales = np.maximum(np.abs(w).max(axis=1) / np.float32(127.5), np.finfo(np.float32).eps).astype(np.float32)
     values = np.clip(np.rint(w * (np.float32(1.0) / scales)[:, None]), -128, 127).astype(np.int8)
@@ -270,7 +270,7 @@ def _f32(a: np.ndarray) -> np.ndarray:
 
 class Int8Kernel:
     """The compiled step for one int8 GRU/LSTM/RNN model, on numpy arrays only: built by
-    `asr.kernel.StepKernel` from torch's int8 modules, or by `asr.lite` straight from a checkpoint.
+    `asr.runtime.kernel.StepKernel` from torch's int8 modules, or by `asr.runtime.lite` straight from a checkpoint.
 
     weights: `int8_weights`' dict; front_w, front_b: the front end with the normaliser folded in;
     look_w (lookahead + 1) x H and look_b, or None; head_w V x H (the dequantized int8 output layer)
@@ -294,7 +294,7 @@ class Int8Kernel:
         return _windowed_frames(samples, n, HOP_LENGTH, self.window)
 
     def mel(self, spec: np.ndarray) -> np.ndarray:
-        """rfft output of the windowed frames -> log-mel frames (`asr.kernel.StepKernel.logmel`'s last step)."""
+        """rfft output of the windowed frames -> log-mel frames (`asr.runtime.kernel.StepKernel.logmel`'s last step)."""
         return _log_mel(spec, self.filterbank, np.float32(LOG_FLOOR))
 
     def logmel(self, samples: np.ndarray, n: int) -> np.ndarray:
@@ -316,7 +316,7 @@ class Int8Kernel:
         )
 
     def run(self, frames: np.ndarray, pending, state, final: bool):
-        """`step` with torch's state types, as `asr.kernel.StepKernel.run`: feature frames m x n_mels,
+        """`step` with torch's state types, as `asr.runtime.kernel.StepKernel.run`: feature frames m x n_mels,
         pending 1 x P x H, state h or (h, c) (layers x 1 x H) -> (log-probs R x V, pending, state)."""
         import torch
 

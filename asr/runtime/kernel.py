@@ -10,10 +10,10 @@ folded with the normaliser), and computes the same numbers:
 - front end and lookahead: the model's own formulas on the new frames only;
 - recurrence, float32: `torch._VF.gru|lstm|rnn_tanh` with the module's flat weights, what `nn.GRU`
   itself calls (so its outputs equal the module's bit for bit);
-- int8 GRU/LSTM (`asr.quantize`): front end to log-probs in one compiled call, `asr.int8_kernel`
+- int8 GRU/LSTM (`asr.runtime.quantize`): front end to log-probs in one compiled call, `asr.runtime.int8_kernel`
   (activations quantized frame by frame, so chunking never changes the output).
 
-Features differ from the torch path by float rounding only (about 1e-6). `asr.incremental.encode_chunk`
+Features differ from the torch path by float rounding only (about 1e-6). `asr.runtime.incremental.encode_chunk`
 uses the kernel for every AcousticModel (it computes eval-mode outputs: no dropout), so streaming and
 offline transcription run the same code; `kernel_for` rebuilds it when the model's parameters or
 buffers (normaliser statistics, window, filterbank) change in place.
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS
-from .framing import logmel_in_blocks
+from asr.audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS
+from asr.framing import logmel_in_blocks
 from .lite import fold_normalizer
-from .model import AcousticModel, RNNState
+from asr.model import AcousticModel, RNNState
 
 __all__ = ["StepKernel", "kernel_for"]
 
@@ -42,7 +42,7 @@ class StepKernel:
         with torch.no_grad():
             self.window = model.logmel.mel.spectrogram.window.detach().numpy()
             self.filterbank = model.logmel.mel.mel_scale.fb.detach().numpy()  # (N_FFT/2 + 1) x n_mels
-            # the normaliser folded into the front end's linear layer, as asr.lite folds it
+            # the normaliser folded into the front end's linear layer, as asr.runtime.lite folds it
             front, norm = model.frontend, model.normalizer
             front_w, front_b = fold_normalizer(front.weight.detach().numpy(), front.bias.detach().numpy(),
                                                norm.mean.numpy(), norm.std.numpy(), c.stride)
@@ -52,7 +52,7 @@ class StepKernel:
         self.head, self.rnn = model.head, model.rnn
         float_rnn = isinstance(model.rnn, (torch.nn.GRU, torch.nn.LSTM, torch.nn.RNN))
         self.flat_weights = [w.detach() for w in model.rnn._flat_weights] if float_rnn else None
-        self.int8 = None  # int8 GRU/LSTM: the whole chunk in one compiled call (asr.int8_kernel)
+        self.int8 = None  # int8 GRU/LSTM: the whole chunk in one compiled call (asr.runtime.int8_kernel)
         if not float_rnn:
             from .int8_kernel import Int8Kernel, int8_weights
 
@@ -80,7 +80,7 @@ class StepKernel:
 
     def logmel_frames(self, samples: np.ndarray, n: int) -> np.ndarray:
         """The first n log-mel frames of `samples` in one pass."""
-        if self.int8 is not None:  # framing and everything after the FFT compiled (asr.int8_kernel)
+        if self.int8 is not None:  # framing and everything after the FFT compiled (asr.runtime.int8_kernel)
             return self.int8.logmel(samples, n)
         stride = samples.strides[0]
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window

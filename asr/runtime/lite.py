@@ -1,23 +1,23 @@
 """The int8 runtime without torch: checkpoints read with zipfile and pickle, the model run by the
-compiled int8 kernel (`asr.int8_kernel`), numpy for everything else.
+compiled int8 kernel (`asr.runtime.int8_kernel`), numpy for everything else.
 
 `import torch` alone takes about 510 MB of resident memory here (its CUDA build maps cuBLAS, NVRTC
 and more even on a CPU), more than a recognizer needs. `LiteModel` runs a GRU, LSTM or RNN checkpoint
 in int8 with numpy and numba only:
 
-- float32 checkpoints are quantized on load the way `asr.quantize` quantizes them (one symmetric
+- float32 checkpoints are quantized on load the way `asr.runtime.quantize` quantizes them (one symmetric
   scale per weight row, torch's observer arithmetic), int8 checkpoints (`asr export --format pt
   --quantize int8`) are used as stored;
 - the front end, lookahead, recurrence and output layer are the int8 kernel's, the same code
-  `asr.incremental` runs for torch's int8 modules, so the numbers are those of `asr export
+  `asr.runtime.incremental` runs for torch's int8 modules, so the numbers are those of `asr export
   --quantize int8` plus the kernel (to float rounding in the folded front end);
-- `encode_chunk` has the contract of `asr.incremental.encode_chunk` (state in, state and
+- `encode_chunk` has the contract of `asr.runtime.incremental.encode_chunk` (state in, state and
   log-probs out; numpy arrays instead of tensors), so the streaming recognizer (stream/), `asr
   transcribe`, `asr stream` and `asr live` run it unchanged: `asr transcribe FILE` on the bundled
   model never imports torch.
 
 A vanilla `rnn` (tanh) cell runs here too, its recurrent weights quantized by row on load like
-the other cells'. torch has no dynamically quantized `nn.RNN`, so its int8 path (`asr.quantize`,
+the other cells'. torch has no dynamically quantized `nn.RNN`, so its int8 path (`asr.runtime.quantize`,
 and the int8 files `asr export` writes) keeps that cell's weights in float32: for `rnn` models
 this runtime is the more quantized of the two, and their outputs differ by that rounding.
 """
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
-from .config import INT8_SCHEME, ModelConfig
-from .framing import feature_step
-from .vocab import VOCAB
+from asr.audio import SAMPLE_RATE
+from asr.config import INT8_SCHEME, ModelConfig
+from asr.framing import feature_step
+from asr.vocab import VOCAB
 
 __all__ = ["LiteError", "LiteState", "LiteModel", "fold_normalizer", "read_checkpoint", "load_lite"]
 
@@ -111,7 +111,7 @@ def read_checkpoint(path: str | Path) -> dict:
 def fold_normalizer(weight, bias, mean, std, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """The front end's linear layer with the normaliser folded in: W (x - mean) / std + b = W' x + b'
     for x the `stride` stacked frames. b' is summed in float64 and rounded once, so both kernels
-    (`asr.kernel` for torch models, this runtime) get the same float32 bias."""
+    (`asr.runtime.kernel` for torch models, this runtime) get the same float32 bias."""
     std = np.tile(np.asarray(std, np.float32), stride)
     mean = np.tile(np.asarray(mean, np.float64), stride)
     front_w = np.asarray(weight, np.float32) / std
@@ -121,7 +121,7 @@ def fold_normalizer(weight, bias, mean, std, stride: int) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class LiteState:
-    """`asr.incremental.EncoderState` with numpy arrays."""
+    """`asr.runtime.incremental.EncoderState` with numpy arrays."""
     samples: np.ndarray  # samples not yet turned into feature frames
     frames: np.ndarray  # F x n_mels feature frames not yet stacked
     pending: np.ndarray  # P x H embedded frames waiting for their lookahead
@@ -135,7 +135,7 @@ class LiteModel:
     """An int8 GRU/LSTM/RNN model run without torch (see the module's docstring)."""
 
     quantization = INT8_SCHEME
-    runtime = "asr.lite"  # as asr.backends.ExportedModel names its runtime
+    runtime = "asr.runtime.lite"  # as asr.runtime.backends.ExportedModel names its runtime
 
     def __init__(self, ckpt: dict) -> None:
         from .int8_kernel import Int8Kernel, quantize_rows
@@ -189,7 +189,7 @@ class LiteModel:
                          np.zeros((0, c.hidden), np.float32))
 
     def encode_chunk(self, state: LiteState, pcm, final: bool = False) -> tuple[LiteState, np.ndarray]:
-        """As `asr.incremental.encode_chunk`: 16 kHz float samples (N,) -> (state, log-probs T x V)."""
+        """As `asr.runtime.incremental.encode_chunk`: 16 kHz float samples (N,) -> (state, log-probs T x V)."""
         c = self.config
         new = np.asarray(pcm, dtype=np.float32)
         frames, buf, rest = feature_step(state.samples, state.frames, new, state.pending.shape[0], c.stride,

@@ -6,7 +6,7 @@ chunks, each frame computed once), the exported step with its explicit state (`p
 and greedy CTC decoding. Without torch the process needs a fraction of the memory (see
 docs/performance.md).
 
-    python -m asr.onnx_stream model.onnx talk.wav [--chunk-ms 100]
+    python -m asr.runtime.onnx_stream model.onnx talk.wav [--chunk-ms 100]
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from .audio import HOP_LENGTH, N_FFT, SAMPLE_RATE, iter_audio
-from .vocab import BLANK, VOCAB
+from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE, iter_audio
+from asr.vocab import BLANK, VOCAB
 
 LOG_FLOOR = 1e-10  # as asr.features
 

@@ -4,7 +4,7 @@
 layer (weights int8 with one scale per output row, activations quantized on the fly), so every code path (offline
 `forward`, `encode_chunk`, the streaming recognizer) runs unchanged on the result. A vanilla `rnn`
 cell has no dynamically quantized version: it stays float32, only the output layer is quantized
-(`asr.lite`, the commands' int8 runtime, quantizes its weights too).
+(`asr.runtime.lite`, the commands' int8 runtime, quantizes its weights too).
 
 An int8 checkpoint is the usual plain dict (config, vocab, normalisation, float weights of the
 layers left in float32, meta) plus "quantization": for each quantized weight its int8 values and
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import FORMAT_VERSION, ModelError, atomic_save, model_from_dict
-from .config import INT8_SCHEME
-from .model import AcousticModel
-from .vocab import VOCAB
+from asr.checkpoint import FORMAT_VERSION, ModelError, atomic_save, model_from_dict
+from asr.config import INT8_SCHEME
+from asr.model import AcousticModel
+from asr.vocab import VOCAB
 
 SCHEME = INT8_SCHEME
 # The recurrent stack (nearly all the weights) and the output layer. The front end's linear layer stays

@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .compare import read_log
-from .grad_flow import relative_at
+from .records import read_log
+from .gradflow import relative_at
 
 __all__ = ["fmt_range", "matched_runs", "same_hidden_runs", "throughput", "claims"]
 

@@ -70,8 +70,8 @@ def gradflow_stage(cfg, runs, say=print, utterances: int = 16) -> dict:
     from asr.checkpoint import load_model
     from data.librispeech import read_subset
 
-    from .compare import describe_device
-    from .distributed import pick_device
+    from .records import describe_device
+    from train.distributed import pick_device
 
     device = pick_device(cfg.device)
     utts, _ = read_subset(cfg.data, cfg.dev_subset, progress=False)

@@ -2,7 +2,7 @@
 
 Per run: dev WER/CER with greedy decoding and with beam search + the bundled LM,
 WER by utterance-length bucket, streaming real-time factor and per-chunk compute time through the streaming
-recognizer (asr.bench.bench_stream: wall clock and this thread's CPU time), and the checkpoint size.
+recognizer (asr.cli.benchmarks.measure.bench_stream: wall clock and this thread's CPU time), and the checkpoint size.
 """
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import time
 
 import torch
 
-from asr.bench import bench_stream
-from asr.bench_audio import bench_audio
+from asr.cli.benchmarks.measure import bench_stream
+from asr.cli.benchmarks.audio import bench_audio
 from asr.checkpoint import load_model
 from data.librispeech import read_subset
 
-from .evaluate import error_rates, evaluate
+from train.evaluate import error_rates, evaluate
 
 __all__ = ["LENGTH_EDGES", "wer_by_length", "beam_lm_rates", "measure_run", "measure_stage"]
 
@@ -35,9 +35,9 @@ def wer_by_length(hypotheses, durations: dict[str, float], edges=LENGTH_EDGES) -
 
 
 def beam_lm_rates(model, utterances) -> tuple[float, float] | None:
-    """(WER, CER) on `utterances` with the beam search and the bundled LM (asr.beam, the defaults of
+    """(WER, CER) on `utterances` with the beam search and the bundled LM (asr.decode.beam, the defaults of
     `asr eval --decoder beam`)."""
-    from asr.beam import BeamSearch, DecoderConfig
+    from asr.decode.beam import BeamSearch, DecoderConfig
 
     result = evaluate(model, utterances, progress=False, beam=BeamSearch(DecoderConfig("beam")))
     return result.wer, result.cer
@@ -65,7 +65,7 @@ def measure_run(path, utterances, audio, chunk_ms: int) -> dict:
 
 def measure_stage(cfg, runs, say=print) -> dict[str, dict]:
     """Every trained run, on the CPU with one thread (the streaming set-up of `asr stream`)."""
-    from .compare import describe_device
+    from .records import describe_device
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compare import read_log
+from .records import read_log
 
 __all__ = ["CELL_COLORS", "learning_curves", "gradient_flow", "wer_by_length", "streaming_bars",
            "probe_accuracy"]

@@ -10,7 +10,7 @@ is 1/K.
 
 Why every frame after the word, not only the last one: with the loss at the last frame alone, no cell
 learned even a 0.5 s gap in this budget (hundreds of steps): the gradient has to cross the whole gap at
-initialisation, where it has vanished for all three cells (see train.grad_flow's untrained curves). With
+initialisation, where it has vanished for all three cells (see train.compare.gradflow's untrained curves). With
 the loss on every later frame, what is learned from short-range gradients is whether the state can HOLD
 the word: a gate that keeps the state (GRU update gate, LSTM forget gate) or, for the vanilla RNN,
 dynamics that must learn to preserve it through repeated tanh steps.
@@ -36,7 +36,7 @@ from asr.audio import FRAMES_PER_SECOND, SAMPLE_RATE
 from asr.features import LogMel
 from asr.model import AcousticModel, ModelConfig, count_parameters
 
-from .compare_plan import solve_hidden
+from .plan import solve_hidden
 
 __all__ = ["WORDS", "NOISE_LEVEL", "ProbeConfig", "synthesize_clips", "Examples", "train_classifier",
            "run_probe", "probe_stage"]
@@ -187,7 +187,7 @@ def run_probe(cfg: ProbeConfig, say=print) -> dict:
 def probe_stage(cfg, say=print) -> dict:
     """The probe at the compare configuration's gaps, scale and parameter budget, on the CPU, one thread
     unless --threads says otherwise."""
-    from .compare import describe_device
+    from .records import describe_device
 
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads or 1)

@@ -1,6 +1,6 @@
 """`asr compare`'s report: a Markdown file and its PNG plots, from OUT/results.json and the runs' log.csv only.
 
-Every sentence about the article's claims is computed from the numbers (train.compare_claims); nothing
+Every sentence about the article's claims is computed from the numbers (train.compare.claims); nothing
 here states a conclusion of its own. A stage that has not run leaves its section saying so.
 """
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import compare_plots as plots
-from .compare_claims import claims, fmt_range, matched_runs, same_hidden_runs, throughput
+from . import plots
+from .claims import claims, fmt_range, matched_runs, same_hidden_runs, throughput
 
 __all__ = ["write_report"]
 
@@ -142,7 +142,7 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
         "training device.",
         "- Dev WER/CER: greedy decoding of best.pt over the whole dev set (measure stage; † = the training log's "
         "best, the measure stage has not run). Beam+LM: the same with `--decoder beam` (beam 64, the bundled "
-        "3-gram LM, weight 2; `train.compare_measure.beam_lm_rates`).",
+        "3-gram LM, weight 2; `train.compare.measure.beam_lm_rates`).",
         f"- Streaming: the recognizer (`stream.step`) fed {cfg['chunk_ms']} ms chunks of {cfg['stream_seconds']:g} s "
         "of dev speech on one CPU thread, medians of 3 passes, by the CPU time of the measuring thread (on a shared "
         "machine the wall clock also counts other processes; both are in results.json).",
@@ -156,7 +156,7 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
         "- Keyword recall: 0-0.25 s of faint white noise, one of 8 keywords (espeak-ng, many voices), then a gap of "
         "the same noise; a one-layer classifier made of the recognizer's front end and cell, matched in parameters, "
         "is trained to name the keyword at every frame after the word and scored at the last frame, on held-out "
-        "clips (`train.keyword_probe` explains why not only at the last frame: with that, no cell learned even 0.5 s "
+        "clips (`train.compare.probe` explains why not only at the last frame: with that, no cell learned even 0.5 s "
         "in this budget).",
         "",
         "## What the measurements say about the article's claims", "", *claims(results, Path(out)), "",

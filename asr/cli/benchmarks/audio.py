@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, load_audio
+from asr.audio import SAMPLE_RATE, load_audio
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[2] / "assets"
 GAP_SECONDS = 0.5
 
 # IEEE "Harvard" sentences (1969), public domain

@@ -22,8 +22,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE
-from .bench_audio import BenchAudio, bench_audio
+from asr.audio import SAMPLE_RATE
+from .audio import BenchAudio, bench_audio
 
 __all__ = ["BenchConfig", "run_bench", "format_report", "spread", "process_peak"]
 
@@ -94,7 +94,7 @@ def bench_stream(model, audio: BenchAudio, chunk_ms: int, runs: int) -> dict:
 
 
 def bench_offline(model, wav: Path, seconds: float, runs: int) -> dict:
-    from .transcribe import transcribe_file
+    from stream.transcribe import transcribe_file
 
     times = []
     for _ in range(runs):
@@ -135,18 +135,18 @@ def peak_rss_transcribe(model_path: str | None, wav: Path, precision: str = "int
 
 
 def peak_rss_onnx_streamer(model_path: str, wav: Path) -> dict:
-    """A separate torch-free `python -m asr.onnx_stream` process (100 ms chunks, one thread)."""
-    return process_peak([sys.executable, "-m", "asr.onnx_stream", str(model_path), str(wav)])
+    """A separate torch-free `python -m asr.runtime.onnx_stream` process (100 ms chunks, one thread)."""
+    return process_peak([sys.executable, "-m", "asr.runtime.onnx_stream", str(model_path), str(wav)])
 
 
 def _load(path: str | None, threads: int, precision: str):
-    from .runtime import load_for_inference
+    from asr.runtime import load_for_inference
 
     return load_for_inference(path, precision, threads=threads)
 
 
 def _describe(model, path: str | None) -> dict:
-    from .checkpoint import DEFAULT_MODEL
+    from asr.checkpoint import DEFAULT_MODEL
 
     file = Path(path) if path else DEFAULT_MODEL
     runtime = getattr(model, "runtime", "pytorch")
@@ -308,7 +308,7 @@ def format_report(r: dict) -> str:
             lines.append(f"  offline (asr transcribe's path), {threads} thread{'s' if threads != '1' else ''}: "
                          f"RTF {_fmt(o['rtf'])}")
         for key, what in (("transcribe_process", "asr transcribe --threads 1"),
-                          ("onnx_stream_process", "python -m asr.onnx_stream (no torch)")):
+                          ("onnx_stream_process", "python -m asr.runtime.onnx_stream (no torch)")):
             proc = m.get(key)
             if proc:
                 lines.append(f"  {what} process: peak RSS {proc['peak_rss_mb']:.0f} MB, wall {proc['wall_s']:.2f} s"
