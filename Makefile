@@ -1,7 +1,8 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
+APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils \
+	chromium chromium-driver
 
 .PHONY: demo test setup system-packages voices clean
 

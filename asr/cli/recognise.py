@@ -1,4 +1,4 @@
-"""Recognising speech: `asr transcribe`, `asr stream`, `asr live`, `asr devices`."""
+"""Recognising speech: `asr transcribe`, `asr stream`, `asr live`, `asr devices`, `asr serve`."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .common import beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
 
-__all__ = ["add_transcribe", "add_stream", "add_live", "add_devices"]
+__all__ = ["add_transcribe", "add_stream", "add_live", "add_devices", "add_serve"]
 
 
 def _write_transcript(result, fmt: str, out_dir: str | None, several: bool) -> None:
@@ -123,6 +123,44 @@ def cmd_devices(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from stream.server import ServeConfig, serve
+
+    from dataclasses import replace
+
+    from asr.decode.beam import DEFAULT_BOOST, BeamSearch, DecoderConfig, HotwordError
+    from asr.decode.lm import LmError
+
+    for name in ("max_sessions", "max_frame_bytes", "port"):
+        if getattr(args, name) < 1:
+            return fail(f"--{name.replace('_', '-')} must be at least 1", 2)
+    if args.idle_timeout <= 0:
+        return fail("--idle-timeout must be positive", 2)
+    model = load_model_or_exit(args.model, args.precision)
+    set_threads(1)
+    make_beam = None
+    if args.decoder == "beam" or args.lm is not None:
+        base = DecoderConfig("beam", lm=args.lm or "default", beam_size=args.beam_size, lm_weight=args.lm_weight,
+                             word_score=args.word_score)
+
+        def make_beam(hotwords):
+            return BeamSearch(replace(base, hotwords=tuple((w, DEFAULT_BOOST) for w in hotwords)))
+
+        try:
+            make_beam(())  # fail now, not at the first stream, if the LM is unusable
+        except (LmError, HotwordError) as e:
+            return fail(str(e), 2)
+    cfg = ServeConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
+                      max_frame_bytes=args.max_frame_bytes, idle_timeout=args.idle_timeout,
+                      stream=_stream_config(args), model_name=args.model or "bundled", precision=args.precision,
+                      decoder=args.decoder or "greedy", threads=args.workers)
+    try:
+        serve(model, cfg, make_beam)
+    except OSError as e:  # the port is taken, or the address cannot be bound
+        return fail(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}", 2)
+    return 0
+
+
 def streaming_options(q) -> None:
     """The options `asr stream` and `asr live` share."""
     decoding_options(q)
@@ -188,3 +226,41 @@ def add_live(sub) -> None:
 def add_devices(sub) -> None:
     d = sub.add_parser("devices", help="list audio input devices")
     d.set_defaults(func=cmd_devices)
+
+
+def add_serve(sub) -> None:
+    sv = sub.add_parser("serve", help="a streaming server: browser microphone page, WebSocket, OpenAI-compatible "
+                                      "transcription endpoint",
+                        description="Serve the recognizer over HTTP: GET / is a page that transcribes the browser's "
+                                    "microphone; WS /ws takes a stream ({\"config\": {\"sample_rate\": N}}, "
+                                    "int16 LE PCM frames, {\"eof\": 1}) and sends the events of `asr live "
+                                    "--format jsonl`; POST /v1/audio/transcriptions is OpenAI's transcription API "
+                                    "(response_format json, text, srt, vtt, verbose_json); GET /health. Loopback "
+                                    "only unless --host says otherwise.")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; 0.0.0.0 serves every machine that can reach "
+                         "this one, with a warning: there is no authentication)")
+    sv.add_argument("--port", type=int, default=2700, help="default 2700")
+    sv.add_argument("--model", help="checkpoint (.pt, float32 or int8) or a TorchScript/ONNX export; default: the "
+                                    "bundled model")
+    sv.add_argument("--max-sessions", type=int, default=8,
+                    help="open WebSocket streams at once; more are refused with HTTP 503 (default 8)")
+    sv.add_argument("--max-frame-bytes", type=int, default=1 << 20,
+                    help="largest binary frame; a larger one gets an error event and its stream is closed "
+                         "(default 1048576, 32 s of 16 kHz int16)")
+    sv.add_argument("--idle-timeout", type=float, default=30.0,
+                    help="seconds without a frame before a stream is closed (default 30)")
+    sv.add_argument("--workers", type=int, default=4, help="recognition threads (default 4)")
+    sv.add_argument("--trailing-silence", type=float, default=0.8,
+                    help="seconds of silence that end an utterance (default 0.8)")
+    sv.add_argument("--max-utterance", type=float, default=20.0,
+                    help="cut longer utterances at the next word boundary (default 20 s)")
+    sv.add_argument("--decoder", choices=["greedy", "beam"],
+                    help="each stream's default decoder (default greedy); a stream may ask for another in its "
+                         "config frame, beam only when the server has a beam search (this option or --lm)")
+    sv.add_argument("--lm", help="ARPA LM for beam search (default with --decoder beam: the bundled 3-gram)")
+    sv.add_argument("--beam-size", type=int, default=64)
+    sv.add_argument("--lm-weight", type=float, default=2.0)
+    sv.add_argument("--word-score", type=float, default=0.0)
+    precision_option(sv)
+    sv.set_defaults(func=cmd_serve)
