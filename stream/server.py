@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import deque
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -185,7 +186,8 @@ def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
 
     pool = ThreadPoolExecutor(max_workers=cfg.threads, thread_name_prefix="asr-serve")
     beams = _Beams(make_beam) if make_beam is not None else None
-    state = {"sessions": 0, "served": 0}
+    # counters for /health: chunk latency is from a frame's arrival to its events sent (queue wait + compute)
+    state = {"sessions": 0, "served": 0, "latency_ms": deque(maxlen=20000), "audio_s": 0.0, "compute_s": 0.0}
 
     def beam_for(decoder: str, hotwords):
         if decoder == "beam" and beams is None:
@@ -199,9 +201,14 @@ def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
         return web.FileResponse(STATIC / "index.html")
 
     async def health(request):
-        return web.json_response({"status": "ok", "model": cfg.model_name, "precision": cfg.precision,
-                                  "decoder": cfg.decoder, "sessions": state["sessions"],
-                                  "max_sessions": cfg.max_sessions, "streams_served": state["served"]})
+        lat = np.array(state["latency_ms"]) if state["latency_ms"] else np.zeros(1)
+        return web.json_response({
+            "status": "ok", "model": cfg.model_name, "precision": cfg.precision, "decoder": cfg.decoder,
+            "sessions": state["sessions"], "max_sessions": cfg.max_sessions, "streams_served": state["served"],
+            "chunk_latency_ms": {q: round(float(np.percentile(lat, v)), 3) for q, v in
+                                 (("p50", 50), ("p95", 95), ("p99", 99))},
+            "chunks": len(state["latency_ms"]), "audio_seconds": round(state["audio_s"], 3),
+            "rtf": round(state["compute_s"] / max(state["audio_s"], 1e-9), 5)})
 
     async def websocket(request):
         if state["sessions"] >= cfg.max_sessions:
@@ -256,7 +263,12 @@ def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
                 if len(msg.data) % 2:
                     raise ProtocolError(f"frame of {len(msg.data)} bytes: int16 PCM needs an even count", BAD_DATA)
                 first = False
-                await send(await run(session.feed, msg.data))
+                t0 = time.perf_counter()
+                events, compute = await run(_timed, session.feed, msg.data)
+                await send(events)
+                state["latency_ms"].append((time.perf_counter() - t0) * 1000)
+                state["compute_s"] += compute
+                state["audio_s"] += len(msg.data) / 2 / session.rate
                 continue
             if msg.type != WSMsgType.TEXT:
                 raise ProtocolError(f"unexpected frame type {msg.type.name}", BAD_DATA)
@@ -336,6 +348,12 @@ def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
 
 
 def _transcribe(model, path: Path, beam_for, decoder: str, cfg: ServeConfig):

@@ -135,6 +135,9 @@ def test_four_concurrent_streams_get_exactly_their_transcripts(server, clips):
         assert all({"start", "end", "words", "confidence"} <= set(e) for e in finals)
     health = json.loads(asyncio.run(_get(s.url + "/health"))[1])
     assert health["sessions"] == 0 and health["streams_served"] == 4 and health["precision"] == "int8"
+    assert health["chunks"] == sum(len(_frames(pcm, seed)) for seed, (_, pcm, _) in enumerate(clips))
+    assert 0 < health["chunk_latency_ms"]["p50"] <= health["chunk_latency_ms"]["p99"] and 0 < health["rtf"] < 1
+    assert abs(health["audio_seconds"] - sum(len(pcm) for _, pcm, _ in clips) / SAMPLE_RATE) < 1e-3
 
 
 def test_another_sample_rate_is_resampled(server, clips):

@@ -126,11 +126,6 @@ def cmd_devices(args) -> int:
 def cmd_serve(args) -> int:
     from stream.server import ServeConfig, serve
 
-    from dataclasses import replace
-
-    from asr.decode.beam import DEFAULT_BOOST, BeamSearch, DecoderConfig, HotwordError
-    from asr.decode.lm import LmError
-
     for name in ("max_sessions", "max_frame_bytes", "port"):
         if getattr(args, name) < 1:
             return fail(f"--{name.replace('_', '-')} must be at least 1", 2)
@@ -139,7 +134,12 @@ def cmd_serve(args) -> int:
     model = load_model_or_exit(args.model, args.precision)
     set_threads(1)
     make_beam = None
-    if args.decoder == "beam" or args.lm is not None:
+    if args.decoder == "beam" or args.lm is not None:  # torch and flashlight only then: greedy serves without
+        from dataclasses import replace
+
+        from asr.decode.beam import DEFAULT_BOOST, BeamSearch, DecoderConfig, HotwordError
+        from asr.decode.lm import LmError
+
         base = DecoderConfig("beam", lm=args.lm or "default", beam_size=args.beam_size, lm_weight=args.lm_weight,
                              word_score=args.word_score)
 
@@ -153,7 +153,8 @@ def cmd_serve(args) -> int:
     cfg = ServeConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                       max_frame_bytes=args.max_frame_bytes, idle_timeout=args.idle_timeout,
                       stream=_stream_config(args), model_name=args.model or "bundled", precision=args.precision,
-                      decoder=args.decoder or "greedy", threads=args.workers)
+                      decoder=args.decoder or "greedy", threads=args.workers,
+                      save_audio=Path(args.save_audio) if args.save_audio else None)
     try:
         serve(model, cfg, make_beam)
     except OSError as e:  # the port is taken, or the address cannot be bound
@@ -251,6 +252,8 @@ def add_serve(sub) -> None:
     sv.add_argument("--idle-timeout", type=float, default=30.0,
                     help="seconds without a frame before a stream is closed (default 30)")
     sv.add_argument("--workers", type=int, default=4, help="recognition threads (default 4)")
+    sv.add_argument("--save-audio", metavar="DIR",
+                    help="also write each stream's 16 kHz audio, as the recognizer heard it, to DIR (float WAV)")
     sv.add_argument("--trailing-silence", type=float, default=0.8,
                     help="seconds of silence that end an utterance (default 0.8)")
     sv.add_argument("--max-utterance", type=float, default=20.0,
