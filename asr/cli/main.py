@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   asr transcribe talk.wav notes.flac            transcribe files with the bundled model
   asr live                                      transcribe the default microphone
   asr stream talk.wav --format jsonl --stats    a file as a simulated microphone
+  asr serve                                     browser microphone page, WebSocket and OpenAI-style API on :2700
   asr eval --data corpora/synth --subset synth-dev
   asr synth --text sentences.txt.gz --out corpora/synth --subset synth-train --hours 5
   asr train --data corpora/synth --train synth-train --dev synth-dev --cell gru --out runs/gru
