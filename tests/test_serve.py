@@ -226,3 +226,29 @@ def test_openai_transcriptions_endpoint_with_the_official_client(server, clips, 
     for bad, why in (("empty.wav", "empty"), ("notes.txt", "not audio")):
         with open(tmp_path / bad, "rb") as fh, pytest.raises(openai.BadRequestError, match=why):
             client.audio.transcriptions.create(model="x", file=fh)
+
+
+def test_serve_refuses_bad_options_and_a_taken_port_in_one_line(capsys):
+    import socket
+
+    from asr.cli import main
+
+    assert main(["serve", "--max-sessions", "0"]) == 2
+    assert "--max-sessions must be at least 1" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on 127.0.0.1:" in err and "Traceback" not in err
+
+
+def test_loopback_by_default_and_a_warning_for_any_other_address(monkeypatch, capsys, model):
+    from stream import server
+
+    hosts = []
+    monkeypatch.setattr(aiohttp.web, "run_app", lambda app, host, port, **kw: hosts.append(host))
+    server.serve(model, ServeConfig())
+    assert hosts == ["127.0.0.1"] and "warning" not in capsys.readouterr().err
+    server.serve(model, ServeConfig(host="0.0.0.0"))
+    assert hosts[-1] == "0.0.0.0" and "warning: listening on 0.0.0.0, not loopback" in capsys.readouterr().err
