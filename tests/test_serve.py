@@ -18,6 +18,7 @@ from stream.transcribe import transcribe_file
 from .conftest import espeak
 
 aiohttp = pytest.importorskip("aiohttp")
+import aiohttp.web  # noqa: E402 (after the skip)
 
 TEXTS = ["the quick brown fox jumps over the lazy dog", "she sells sea shells by the sea shore",
          "a watched pot never boils", "all that glitters is not gold"]
