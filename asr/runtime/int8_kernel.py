@@ -139,7 +139,7 @@ def _layer(cell, x, h, c, w_ih, s_ih, b_ih, w_hh, s_hh, b_hh, y):
             y[t, i] = h[i]
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, nogil=True)  # streams in other threads run meanwhile (asr serve)
 def _run(cell, feats, pending, final, lookahead, h_in, c_in, front_w, front_b, look_w, look_b,
          w_ih, s_ih, b_ih, w_hh, s_hh, b_hh, head_w, head_b):
     """Stacked feature frames m x D (+ the P pending embedded frames) -> (log-probs R x V, embedded
@@ -195,7 +195,7 @@ def _run(cell, feats, pending, final, lookahead, h_in, c_in, front_w, front_b, l
     return out, rest.copy(), h, c
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, nogil=True)  # streams in other threads run meanwhile (asr serve)
 def _windowed_frames(samples, n, hop, window):
     """n frames of len(window) samples, `hop` apart, each multiplied by the window."""
     size = window.shape[0]
@@ -206,7 +206,7 @@ def _windowed_frames(samples, n, hop, window):
     return out
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, nogil=True)  # streams in other threads run meanwhile (asr serve)
 def _log_mel(spec, filterbank, floor):
     """Complex spectra T x (N_FFT/2 + 1) -> log(max(|X|^2 @ filterbank, floor)), T x n_mels."""
     frames, bins = spec.shape
