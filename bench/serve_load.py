@@ -165,7 +165,8 @@ async def _soak(url: str, pid: int, pcms, n: int, minutes: float) -> dict:
         i = k
         while time.time() < end:
             pcm, ref = pcms[i % len(pcms)]
-            exact += await _client(url, pcm, True) == ref
+            same = await _client(url, pcm, True) == ref  # not `exact += await ...`: that reads exact before
+            exact += same                                 # the await, and loses the other clients' counts
             streams += 1
             i += n
 
