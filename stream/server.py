@@ -32,6 +32,7 @@ import numpy as np
 
 from asr.audio import SAMPLE_RATE, AudioError
 
+from .pcm import to_float_pcm
 from .recognizer import Recognizer, StreamConfig
 from .transcribe import transcribe_file
 
@@ -78,11 +79,10 @@ class Session:
     def __init__(self, model, cfg: ServeConfig, beam_for) -> None:
         self.model, self.cfg, self.beam_for = model, cfg, beam_for
         self.rate, self.resampler, self.recognizer, self.beam = SAMPLE_RATE, None, None, None
-        self.decoder, self.samples, self.saved = cfg.decoder, 0, None
+        self.decoder, self.hotwords, self.saved = cfg.decoder, (), None
 
     def configure(self, conf) -> None:
-        if self.recognizer is not None:
-            raise ProtocolError("the config frame must come before the audio")
+        """The client's config frame; the caller lets it come only before any audio."""
         if not isinstance(conf, dict):
             raise ProtocolError('"config" must be an object, e.g. {"config": {"sample_rate": 16000}}')
         unknown = set(conf) - {"sample_rate", "decoder", "hotwords"}
@@ -108,8 +108,6 @@ class Session:
     def _start(self) -> None:
         if self.recognizer is not None:
             return
-        if not hasattr(self, "hotwords"):
-            self.hotwords = ()
         self.beam = self.beam_for(self.decoder, self.hotwords)
         self.recognizer = Recognizer(self.model, self.cfg.stream, self.beam)
         if self.rate != SAMPLE_RATE:
@@ -132,11 +130,9 @@ class Session:
     def feed(self, pcm: bytes) -> list[dict]:
         """Runs in the thread pool."""
         self._start()
-        self.samples += len(pcm) // 2
         if self.resampler is None:
             return self._hear(pcm)
-        x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        return self._hear(self.resampler.resample_chunk(x))
+        return self._hear(self.resampler.resample_chunk(to_float_pcm(pcm)[0]))  # even byte counts: no carry
 
     def end(self) -> list[dict]:
         self._start()
@@ -242,7 +238,7 @@ def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
             state["sessions"] -= 1
             state["served"] += 1
             if beams is not None:
-                beams.put(session.beam, getattr(session, "hotwords", ()))
+                beams.put(session.beam, session.hotwords)
         return ws
 
     async def _stream(ws, session: Session, send, run, WSMsgType) -> None:
