@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,18 +50,16 @@ def _browser(wav):
     return webdriver.Chrome(options=opts, service=Service(DRIVER))
 
 
-def test_the_page_transcribes_a_fake_microphone_like_asr_transcribe(tmp_path):
+ATTEMPTS = 3  # Chromium's fake microphone now and then drops or shifts a stretch of the file (measured: 1 run in
+# about 10 on this machine, SNR 0.2 dB): such a run is repeated, and each attempt is printed
+
+
+def _page_session(model, wav: Path, heard: Path, seconds: float) -> tuple[int, str, Path]:
+    """Open the page, record `seconds` of the fake microphone, stop: (the page's rate, its finals joined, the
+    audio the server heard)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    gap = np.zeros(int(1.2 * SAMPLE_RATE), np.float32)  # longer than the endpointer's 0.8 s: two finals
-    x = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), espeak(TEXTS[0]), gap, espeak(TEXTS[1]),
-                        np.zeros(SAMPLE_RATE, np.float32)])
-    wav = tmp_path / "mic.wav"
-    sf.write(wav, x, SAMPLE_RATE, subtype="PCM_16")
-    model = load_for_inference()
-    expected = transcribe_file(model, wav).text
-    heard = tmp_path / "heard"
     server = Server(model, save_audio=heard)
     driver = _browser(wav)
     try:
@@ -74,7 +73,7 @@ def test_the_page_transcribes_a_fake_microphone_like_asr_transcribe(tmp_path):
             WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#finals .final")
                                             and d.find_element(By.ID, "partial").text.count(" ") >= 3)
             driver.save_screenshot(shot)
-        time.sleep(max(0.0, len(x) / SAMPLE_RATE + 1.0 - (time.time() - started)))
+        time.sleep(max(0.0, seconds + 1.0 - (time.time() - started)))
         driver.find_element(By.ID, "stop").click()
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "status").text == "done")
         finals = driver.execute_script(
@@ -83,24 +82,39 @@ def test_the_page_transcribes_a_fake_microphone_like_asr_transcribe(tmp_path):
     finally:
         driver.quit()
         server.close()
-    got = " ".join(finals)
     (saved,) = heard.glob("*.wav")
-    # the server's side is exact: the finals are `asr transcribe` of the audio the recognizer heard
-    assert transcribe_file(model, saved).text == got
-    y, _ = sf.read(saved, dtype="float32")
-    lag = int(np.argmax(np.correlate(y[: len(x) + SAMPLE_RATE], x[SAMPLE_RATE // 2: SAMPLE_RATE], "valid")))
-    lag -= SAMPLE_RATE // 2
-    ref, seen = (x[-lag:], y) if lag < 0 else (x, y[lag:])
-    n = min(len(ref), len(seen))
-    gain = float(np.dot(seen[:n], ref[:n]) / np.dot(ref[:n], ref[:n]))
-    snr = 10 * np.log10(np.sum(ref[:n] ** 2) / np.sum((seen[:n] - gain * ref[:n]) ** 2))
+    return rate, " ".join(finals), saved
+
+
+def test_the_page_transcribes_a_fake_microphone_like_asr_transcribe(tmp_path):
+    gap = np.zeros(int(1.2 * SAMPLE_RATE), np.float32)  # longer than the endpointer's 0.8 s: two finals
+    x = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), espeak(TEXTS[0]), gap, espeak(TEXTS[1]),
+                        np.zeros(SAMPLE_RATE, np.float32)])
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, x, SAMPLE_RATE, subtype="PCM_16")
+    model = load_for_inference()
+    expected = transcribe_file(model, wav).text
+    for attempt in range(1, ATTEMPTS + 1):
+        rate, got, saved = _page_session(model, wav, tmp_path / f"heard{attempt}", len(x) / SAMPLE_RATE)
+        # the server's side is exact: the finals are `asr transcribe` of the audio the recognizer heard
+        assert transcribe_file(model, saved).text == got
+        y, _ = sf.read(saved, dtype="float32")
+        lag = int(np.argmax(np.correlate(y[: len(x) + SAMPLE_RATE], x[SAMPLE_RATE // 2: SAMPLE_RATE], "valid")))
+        lag -= SAMPLE_RATE // 2
+        ref, seen = (x[-lag:], y) if lag < 0 else (x, y[lag:])
+        n = min(len(ref), len(seen))
+        gain = float(np.dot(seen[:n], ref[:n]) / np.dot(ref[:n], ref[:n]))
+        snr = 10 * np.log10(np.sum(ref[:n] ** 2) / np.sum((seen[:n] - gain * ref[:n]) ** 2))
+        print(f"attempt {attempt}: browser at {rate} Hz: the audio heard is the file from "
+              f"{-lag / SAMPLE_RATE * 1000:.0f} ms on, gain {gain:.3f}, SNR {snr:.1f} dB")
+        if snr >= SNR_BOUND:
+            break
     # the browser starts the fake microphone a few tens of ms into the file: the same file started there
     sf.write(tmp_path / "shifted.wav", ref, SAMPLE_RATE, subtype="FLOAT")
     shifted = transcribe_file(model, tmp_path / "shifted.wav").text
     wer, cer = error_rates([shifted], [got])
     wer_file, cer_file = error_rates([expected], [got])
-    print(f"browser at {rate} Hz: the audio heard is the file from {-lag / SAMPLE_RATE * 1000:.0f} ms on, gain "
-          f"{gain:.3f}, SNR {snr:.1f} dB; against asr transcribe of the file from there WER {wer:.2f} CER {cer:.2f}, "
+    print(f"against asr transcribe of the file from there WER {wer:.2f} CER {cer:.2f}, "
           f"of the whole file WER {wer_file:.2f} CER {cer_file:.2f}\n"
           f"  file:         {expected}\n  file from there: {shifted}\n  browser:      {got}")
     assert rate >= SAMPLE_RATE and got and lag <= 0
