@@ -129,7 +129,8 @@ def prepare_inputs(cfg: TrainConfig, d: Dist, say, feature_cache: dict | None = 
     if cache:
         workers = 0  # the cache lives in this process
     groups = [cfg.train_subsets.index(u.subset) for u in train_utts]
-    if cfg.train_weights and (empty := [s for i, s in enumerate(cfg.train_subsets) if i not in set(groups)]):
+    used = set(groups)
+    if cfg.train_weights and (empty := [s for i, s in enumerate(cfg.train_subsets) if i not in used]):
         raise ValueError(f"training subset {', '.join(empty)} has no usable utterances, so it cannot get its share")
     sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.batch_seconds, cfg.seed, cfg.sortagrad,
                                  d.rank, d.world_size, SPEEDS if cfg.speed_perturb else (1.0,), groups,
