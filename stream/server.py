@@ -177,11 +177,14 @@ class _Beams:
 
 
 def make_app(model, cfg: ServeConfig = ServeConfig(), make_beam=None):
-    """The aiohttp application. make_beam(hotwords) -> a BeamSearch (None: beam decoding is refused)."""
+    """The aiohttp application. make_beam(hotwords) -> a BeamSearch (None: beam decoding is refused); one is built
+    here, so its errors (an unusable LM) are raised by make_app."""
     from aiohttp import WSMsgType, web
 
     pool = ThreadPoolExecutor(max_workers=cfg.threads, thread_name_prefix="asr-serve")
     beams = _Beams(make_beam) if make_beam is not None else None
+    if beams is not None:  # the first one now: an unusable LM fails at start-up, and the first stream need not wait
+        beams.put(make_beam(()), ())
     # counters for /health: chunk latency is from a frame's arrival to its events sent (queue wait + compute)
     state = {"sessions": 0, "served": 0, "latency_ms": deque(maxlen=20000), "audio_s": 0.0, "compute_s": 0.0}
 
@@ -383,11 +386,12 @@ def serve(model, cfg: ServeConfig = ServeConfig(), make_beam=None, print_=print)
     """Run until interrupted."""
     from aiohttp import web
 
+    app = make_app(model, cfg, make_beam)  # before the banner: an unusable LM is the one line printed
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         print_(f"asr serve: warning: listening on {cfg.host}, not loopback: anyone who can reach this machine "
                "can send audio to it (there is no authentication)", file=sys.stderr)
     print_(f"asr serve: http://{cfg.host}:{cfg.port}/ (microphone page), ws://{cfg.host}:{cfg.port}/ws, "
            f"POST /v1/audio/transcriptions; model {cfg.model_name} ({cfg.precision}, {cfg.decoder}); Ctrl-C stops",
            file=sys.stderr)
-    web.run_app(make_app(model, cfg, make_beam), host=cfg.host, port=cfg.port, print=None,
+    web.run_app(app, host=cfg.host, port=cfg.port, print=None,
                 handle_signals=True, access_log=None)

@@ -133,7 +133,7 @@ def cmd_serve(args) -> int:
         return fail("--idle-timeout must be positive", 2)
     model = load_model_or_exit(args.model, args.precision)
     set_threads(1)
-    make_beam = None
+    make_beam, beam_errors = None, ()
     if args.decoder == "beam" or args.lm is not None:  # torch and flashlight only then: greedy serves without
         from dataclasses import replace
 
@@ -146,17 +146,16 @@ def cmd_serve(args) -> int:
         def make_beam(hotwords):
             return BeamSearch(replace(base, hotwords=tuple((w, DEFAULT_BOOST) for w in hotwords)))
 
-        try:
-            make_beam(())  # fail now, not at the first stream, if the LM is unusable
-        except (LmError, HotwordError) as e:
-            return fail(str(e), 2)
+        beam_errors = (LmError, HotwordError)
     cfg = ServeConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                       max_frame_bytes=args.max_frame_bytes, idle_timeout=args.idle_timeout,
                       stream=_stream_config(args), model_name=args.model or "bundled", precision=args.precision,
                       decoder=args.decoder or "greedy", threads=args.workers,
                       save_audio=Path(args.save_audio) if args.save_audio else None)
     try:
-        serve(model, cfg, make_beam)
+        serve(model, cfg, make_beam)  # builds the first beam search: an unusable LM fails here
+    except beam_errors as e:
+        return fail(str(e), 2)
     except OSError as e:  # the port is taken, or the address cannot be bound
         return fail(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}", 2)
     return 0
