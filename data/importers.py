@@ -77,7 +77,7 @@ class ImportSummary:
     converted: int = 0  # audio files written by this run (the others were already there)
 
     def lines(self) -> list[str]:
-        out = [f"{name}: {n} utterances, {sec / 3600:.2f} h, {spk} speakers"
+        out = [f"{name}: {n} utterances, {sec / 3600:.2f} h, {spk} speaker{'' if spk == 1 else 's'}"
                for name, (n, sec, spk) in self.subsets.items()]
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
         out.append(f"skipped: {skipped}; {self.converted} audio files converted by this run")
