@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from asr.decode.lm import DEFAULT_LM_WEIGHT
+
 __all__ = ["fail", "load_model_or_exit", "set_threads", "beam_or_exit", "decoding_options", "precision_option"]
 
 
@@ -62,7 +64,8 @@ def decoding_options(q) -> None:
     g.add_argument("--lm", metavar="PATH|default|none",
                    help="ARPA word n-gram LM (plain or .gz; `asr lm build` makes one); default: the bundled 3-gram "
                         "(asr/assets/lm); none: lexicon-free beam search over characters")
-    g.add_argument("--lm-weight", type=float, default=2.0, help="LM weight (default 2.0)")
+    g.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
+                   help=f"LM weight (default {DEFAULT_LM_WEIGHT:g}; synthetic speech may prefer 2)")
     g.add_argument("--word-score", type=float, default=0.0, help="score added per word (default 0)")
     g.add_argument("--hotwords", metavar="FILE",
                    help="words or phrases to favour, one per line, optionally followed by a boost (default 4.0)")

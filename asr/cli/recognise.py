@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from asr.decode.lm import DEFAULT_LM_WEIGHT
+
 from .common import beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
 
 __all__ = ["add_transcribe", "add_stream", "add_live", "add_devices", "add_serve"]
@@ -262,7 +264,8 @@ def add_serve(sub) -> None:
                          "config frame, beam only when the server has a beam search (this option or --lm)")
     sv.add_argument("--lm", help="ARPA LM for beam search (default with --decoder beam: the bundled 3-gram)")
     sv.add_argument("--beam-size", type=int, default=64)
-    sv.add_argument("--lm-weight", type=float, default=2.0)
+    sv.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
+                    help=f"LM weight (default {DEFAULT_LM_WEIGHT:g})")
     sv.add_argument("--word-score", type=float, default=0.0)
     precision_option(sv)
     sv.set_defaults(func=cmd_serve)

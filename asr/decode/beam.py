@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .lm import LmError, lm_vocabulary, resolve_lm, write_lexicon
+from .lm import DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm, write_lexicon
 from asr.runtime.native import quiet_native_stderr
 from asr.vocab import BLANK, VOCAB, invalid_chars, normalize_text
 
@@ -41,7 +41,7 @@ class DecoderConfig:
     beam_size: int = 64
     beam_threshold: float = 25.0  # drop hypotheses this far (log) below the best
     lm: str | None = "default"  # 'default' (bundled), 'none'/None, or an ARPA path (plain or .gz)
-    lm_weight: float = 2.0
+    lm_weight: float = DEFAULT_LM_WEIGHT
     word_score: float = 0.0
     hotwords: tuple[tuple[str, float], ...] = ()  # (word, boost)
 
