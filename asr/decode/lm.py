@@ -16,7 +16,8 @@ from pathlib import Path
 from asr.text import sentence_split, spoken_form
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
+__all__ = ["DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm",
+           "write_lexicon"]
 
 DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
 # The beam search's default LM weight. Measured on version 6 (docs/default-model.md, "Version 6"): weight 1 is
