@@ -6,7 +6,8 @@ import sys
 
 from asr.decode.lm import DEFAULT_LM_WEIGHT
 
-__all__ = ["fail", "load_model_or_exit", "set_threads", "beam_or_exit", "decoding_options", "precision_option"]
+__all__ = ["fail", "load_model_or_exit", "set_threads", "beam_config", "beam_or_exit", "decoding_options",
+           "precision_option"]
 
 
 def fail(message: str, status: int) -> int:
@@ -34,18 +35,24 @@ def set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def beam_config(args, hotwords: tuple = ()):
+    """The DecoderConfig of the beam search that the decoding options (decoding_options) describe."""
+    from asr.decode.beam import DecoderConfig
+
+    return DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm or "default", lm_weight=args.lm_weight,
+                         word_score=args.word_score, hotwords=hotwords)
+
+
 def beam_or_exit(args):
     """The beam search the decoding options ask for (None: greedy); unusable LM or hot-words exit 2."""
     beam = args.decoder == "beam" or (args.decoder is None and (args.lm is not None or args.hotwords))
     if not beam:
         return None
-    from asr.decode.beam import BeamSearch, DecoderConfig, HotwordError, load_hotwords
+    from asr.decode.beam import BeamSearch, HotwordError, load_hotwords
     from asr.decode.lm import LmError
 
     try:
-        hot = load_hotwords(args.hotwords) if args.hotwords else ()
-        search = BeamSearch(DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm or "default",
-                                          lm_weight=args.lm_weight, word_score=args.word_score, hotwords=hot))
+        search = BeamSearch(beam_config(args, load_hotwords(args.hotwords) if args.hotwords else ()))
     except (LmError, HotwordError) as e:
         print(f"asr: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

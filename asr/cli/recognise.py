@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.decode.lm import DEFAULT_LM_WEIGHT
 
-from .common import beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
+from .common import beam_config, beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
 
 __all__ = ["add_transcribe", "add_stream", "add_live", "add_devices", "add_serve"]
 
@@ -137,16 +137,11 @@ def cmd_serve(args) -> int:
     set_threads(1)
     make_beam, beam_errors = None, ()
     if args.decoder == "beam" or args.lm is not None:  # torch and flashlight only then: greedy serves without
-        from dataclasses import replace
-
-        from asr.decode.beam import DEFAULT_BOOST, BeamSearch, DecoderConfig, HotwordError
+        from asr.decode.beam import DEFAULT_BOOST, BeamSearch, HotwordError
         from asr.decode.lm import LmError
 
-        base = DecoderConfig("beam", lm=args.lm or "default", beam_size=args.beam_size, lm_weight=args.lm_weight,
-                             word_score=args.word_score)
-
         def make_beam(hotwords):
-            return BeamSearch(replace(base, hotwords=tuple((w, DEFAULT_BOOST) for w in hotwords)))
+            return BeamSearch(beam_config(args, tuple((w, DEFAULT_BOOST) for w in hotwords)))
 
         beam_errors = (LmError, HotwordError)
     cfg = ServeConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
