@@ -229,3 +229,27 @@ def test_train_with_augment_full_runs_and_records_the_recipe(tiny_corpus, tmp_pa
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["augment"] == "full" and cfg["speed_perturb"] and cfg["pitch_shift"] == PRESETS["full"]["pitch_shift"]
     assert cfg["telephone"] == 0.5  # an explicit option overrides the preset
+
+
+def test_trim_silence_cuts_only_leading_silence_to_at_most_50_ms_and_keeps_the_rest():
+    from train.augment import TRIM_KEEP_FRAMES, trim_silence
+
+    g = torch.Generator().manual_seed(0)
+    speech = torch.randn(2, 30, 8, generator=g)  # B x T x F log-mel around 0: loud
+    quiet = torch.full((2, 40, 8), -30.0)  # 130 dB under: silence
+    feats = torch.cat([quiet, speech, quiet[:, :25]], 1)  # 40 frames before, 25 after
+    feats[1, 80:] = 0.0  # the second utterance is shorter: 80 frames, then padding
+    lens = torch.tensor([95, 80])
+    out, out_lens = trim_silence(feats, lens, 1.0, torch.Generator().manual_seed(1))
+    assert out.shape == feats.shape
+    for i in range(2):
+        n = int(out_lens[i])
+        kept = out[i, :n]
+        first = int((kept.mean(-1) > -10).nonzero()[0])
+        assert 0 <= first <= TRIM_KEEP_FRAMES and torch.equal(kept[first: first + 30], speech[i])  # speech intact
+        assert n - first == int(lens[i]) - 40 and bool((kept[first + 30:] == -30.0).all())  # the end is kept
+        assert bool((out[i, n:] == 0).all())  # padding after the new length
+    same, same_lens = trim_silence(feats, lens, 0.0)
+    assert same is feats and same_lens is lens  # probability 0: untouched
+    loud, loud_lens = trim_silence(speech, torch.tensor([30, 30]), 1.0, torch.Generator().manual_seed(2))
+    assert torch.equal(loud, speech) and loud_lens.tolist() == [30, 30]  # nothing silent: nothing cut

@@ -24,7 +24,7 @@ from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import freq_warp, random_eq, spec_augment, time_stretch
+from .augment import freq_warp, random_eq, spec_augment, time_stretch, trim_silence
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -53,6 +53,9 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
                               return_state=False)
         return log_probs.float().sum() * 0.0, 0.0
     feats, feat_lens = b.feats.to(d.device, non_blocking=True), b.feat_lens.to(d.device)
+    if cfg.trim_silence:  # its own generator, seeded by the batch: the other draws stay as without it
+        g = torch.Generator().manual_seed(hash((cfg.seed, int(b.feat_lens.sum()), int(b.target_lens.sum()))) & 0x7FFFFFFF)
+        feats, feat_lens = trim_silence(feats, feat_lens, cfg.trim_silence, g)
     if cfg.time_stretch:
         feats, feat_lens = time_stretch(feats, feat_lens, cfg.time_stretch)
     if cfg.freq_warp:
@@ -102,8 +105,9 @@ def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
 
 def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
     say = print if d.main else (lambda *a, **k: None)
-    if not 0.0 <= cfg.eq <= 1.0:
-        raise ValueError(f"--eq must be a probability in [0, 1], not {cfg.eq}")
+    for name, p in (("eq", cfg.eq), ("trim-silence", cfg.trim_silence)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif d.distributed and d.device.type == "cpu":  # share the cores between the processes of this node

@@ -82,6 +82,7 @@ def cmd_train(args) -> int:
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
+                trim_silence=args.trim_silence,
                 init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
@@ -176,6 +177,10 @@ def add_train(sub) -> None:
                    help="stretch each utterance's mel axis by a random factor within +-this fraction (e.g. 0.1)")
     r.add_argument("--time-stretch", type=float, default=0.0,
                    help="resample each batch's features in time by a random factor within +-this fraction (e.g. 0.1)")
+    r.add_argument("--trim-silence", type=float, default=0.0, metavar="P",
+                   help="probability per utterance of cutting its leading silence (on the features) to 0-50 ms, "
+                        "so the model learns speech that starts at the first frame, as in tightly cut clips "
+                        "(default 0)")
     r.add_argument("--eq", type=float, default=0.0, metavar="P",
                    help="probability per utterance of a random equaliser on the features: a spectral tilt of up to "
                         "+-6 dB at the band edges and two peaks or notches of up to +-6 dB (another "
