@@ -104,10 +104,8 @@ def simulate_rooms(out: Path, count: int, seed: int = 0, progress: bool = True) 
         raise RoomError(f"--simulate must be at least 1, not {count}")
     out = Path(out)
     table = out / "ROOMS.tsv"
-    if table.exists() and f"seed {seed}," not in table.read_text().splitlines()[0]:
-        raise RoomError(f"{out} holds rooms of another seed ({table.read_text().splitlines()[0][2:]}); "
-                        "use a new folder")
-    _pra()
+    if table.exists() and f"seed {seed}," not in (header := table.read_text().splitlines()[0]):
+        raise RoomError(f"{out} holds rooms of another seed ({header[2:]}); use a new folder")
     rng = np.random.default_rng(seed)
     rooms = []
     while len(rooms) < count:  # deterministic: a room whose RT60 is out of reach is drawn again

@@ -1,7 +1,8 @@
 """Waveform augmentation of issue 8: each effect seeded, length-keeping, finite and in [-1, 1]; noise
 at the requested SNR with the right spectral slope; telephone band really band-limited; pitch shift
 moves the fundamental; babble never uses the utterance itself; RIRs extracted from a (fake) wheel
-without the network; simulated rooms ring for their drawn RT60 and rerun idempotently; `asr train --augment full` runs and records its recipe."""
+without the network; simulated rooms ring for their drawn RT60 and rerun idempotently; leading silence
+trimmed on the features keeps the speech; `asr train --augment full` runs and records its recipe."""
 import json
 import math
 import zipfile

@@ -54,7 +54,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         return log_probs.float().sum() * 0.0, 0.0
     feats, feat_lens = b.feats.to(d.device, non_blocking=True), b.feat_lens.to(d.device)
     if cfg.trim_silence:  # its own generator, seeded by the batch: the other draws stay as without it
-        g = torch.Generator().manual_seed(hash((cfg.seed, int(b.feat_lens.sum()), int(b.target_lens.sum()))) & 0x7FFFFFFF)
+        key = (cfg.seed, int(b.feat_lens.sum()), int(b.target_lens.sum()))
+        g = torch.Generator().manual_seed(hash(key) & 0x7FFFFFFF)
         feats, feat_lens = trim_silence(feats, feat_lens, cfg.trim_silence, g)
     if cfg.time_stretch:
         feats, feat_lens = time_stretch(feats, feat_lens, cfg.time_stretch)
