@@ -31,6 +31,7 @@ from .evaluate import dev_loss_and_hyps, error_rates
 from .inputs import amp_dtype, dev_loader, format_counts, format_mixture, prepare_inputs, train_loader
 from .runlog import RunLog, write_config
 from .schedule import LRSchedule
+from .widen import start_model
 from .state import STATE_NAME, STATE_VERSION, StateError, atomic_save, load_state, rng_state, set_rng_state
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingError", "train"]
@@ -123,15 +124,18 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     if state is not None:
         _check_resumable(state, cfg)
     amp = amp_dtype(cfg, d.device, say)
+    start = None
+    if state is None and cfg.init is not None:  # weights and statistics of an earlier model (widened if narrower),
+        init = load_model(cfg.init)  # checked before the data is read
+        start = start_model(init, cfg.model, cfg.seed)
+        grown = f", widened from {init.config.hidden} to {cfg.model.hidden} units (same outputs)"
+        say(f"initialised from {cfg.init}{grown if init.config.hidden != cfg.model.hidden else ''}")
     inputs = prepare_inputs(cfg, d, say, feature_cache)
 
-    model = AcousticModel(cfg.model)
+    model = start if start is not None else AcousticModel(cfg.model)
     if state is not None:
         model.load_state_dict(state["model"])
-    elif cfg.init is not None:  # weights and normalisation statistics of an earlier model
-        model.load_state_dict(load_model(cfg.init).state_dict())
-        say(f"initialised from {cfg.init}")
-    elif d.main:
+    elif cfg.init is None and d.main:
         model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed))
     model.to(d.device)
     net = model

@@ -45,6 +45,8 @@ def cmd_train(args) -> int:
     from train.loop import TrainConfig, TrainingError, train
     from train.state import StateError
 
+    from asr.checkpoint import load_model
+    from asr.config import ModelError
     from asr.model import ModelConfig
 
     # options that may change when a run is resumed; None means "as saved" (or the default)
@@ -62,7 +64,8 @@ def cmd_train(args) -> int:
             missing = [f"--{k}" for k in ("data", "train", "dev", "out") if getattr(args, k) is None]
             if missing:
                 return fail(f"the following arguments are required: {', '.join(missing)} (or --resume RUN_DIR)", 2)
-            model_cfg = ModelConfig(cell=args.cell, hidden=args.hidden, layers=args.layers, stride=args.stride,
+            hidden = args.hidden or (load_model(args.init).config.hidden if args.init else 320)
+            model_cfg = ModelConfig(cell=args.cell, hidden=hidden, layers=args.layers, stride=args.stride,
                                     lookahead=args.lookahead, dropout=args.dropout)
             defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
             cache = {"auto": None, "on": True, "off": False}[args.feature_cache]
@@ -87,7 +90,7 @@ def cmd_train(args) -> int:
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
         result = train(cfg)
-    except (FileNotFoundError, ValueError, StateError) as e:
+    except (FileNotFoundError, ValueError, StateError, ModelError) as e:
         return fail(str(e), 2)
     except TrainingError as e:
         return fail(str(e), 1)
@@ -154,7 +157,9 @@ def add_train(sub) -> None:
                         "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every, "
                         "--eval-every, --keep-checkpoints may change)")
     r.add_argument("--cell", choices=["gru", "lstm", "rnn"], default="gru")
-    r.add_argument("--hidden", type=int, default=320)
+    r.add_argument("--hidden", type=int,
+                   help="units per recurrent layer (default 320, or the --init model's width; a larger width than "
+                        "--init's widens it with its outputs unchanged)")
     r.add_argument("--layers", type=int, default=3)
     r.add_argument("--stride", type=int, default=3, help="feature frames stacked per model frame (2-4)")
     r.add_argument("--lookahead", type=int, default=1, help="future model frames each output sees (0-2)")
@@ -185,7 +190,9 @@ def add_train(sub) -> None:
                    help="probability per utterance of a random equaliser on the features: a spectral tilt of up to "
                         "+-6 dB at the band edges and two peaks or notches of up to +-6 dB (another "
                         "microphone or sound card)")
-    r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule")
+    r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
+                                  "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
+                                  "--hidden (new units start with zero outgoing weights, so the outputs are the same)")
     r.add_argument("--speed-perturb", action="store_true", help="random speed 0.9/1.0/1.1 per utterance")
     r.add_argument("--noise-dir", help="mix in noise from the audio files under this folder (random SNR 5-20 dB)")
     r.add_argument("--rir-dir", help="convolve with room impulse responses from the audio files under this folder")
