@@ -77,6 +77,12 @@ def model():
     return load_model(DEFAULT_MODEL)
 
 
+def test_the_bundled_model_carries_its_measured_emission_delay(model):
+    """The recognizer subtracts meta["emission_delay_frames"] from word times; a model saved without it (a
+    checkpoint average, for one) times every word about 100 ms late. `python -m bench.timestamps --write-delay`."""
+    assert 1.0 <= model.meta.get("emission_delay_frames", 0.0) <= 6.0, model.meta
+
+
 @pytest.fixture(scope="module")
 def timed_speech():
     """(sentence, 16 kHz audio with PAD_S of silence before and after, the true word onsets)."""
