@@ -31,8 +31,8 @@ from .evaluate import dev_loss_and_hyps, error_rates
 from .inputs import amp_dtype, dev_loader, format_counts, format_mixture, prepare_inputs, train_loader
 from .runlog import RunLog, write_config
 from .schedule import LRSchedule
-from .widen import start_model
 from .state import STATE_NAME, STATE_VERSION, StateError, atomic_save, load_state, rng_state, set_rng_state
+from .widen import start_model
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingError", "train"]
 

@@ -16,9 +16,7 @@ import torch
 
 from asr.model import AcousticModel, ModelConfig
 
-__all__ = ["GATES", "start_model", "widen"]
-
-GATES = {"gru": 3, "lstm": 4, "rnn": 1}  # gate blocks stacked in each PyTorch RNN weight's rows
+__all__ = ["start_model", "widen"]
 
 
 def start_model(init: AcousticModel, config: ModelConfig, seed: int) -> AcousticModel:
@@ -47,7 +45,6 @@ def widen(small: AcousticModel, config: ModelConfig, seed: int) -> AcousticModel
     h, wide_h = small.config.hidden, config.hidden
     torch.manual_seed(seed)  # the new units' random incoming weights
     big = AcousticModel(config)
-    gates = GATES[config.cell]
     with torch.no_grad():
         big.normalizer.load_state_dict(small.normalizer.state_dict())
         _copy_rows(big.frontend.weight, small.frontend.weight)  # H' x (n_mels * stride): new rows stay random
@@ -58,7 +55,7 @@ def widen(small: AcousticModel, config: ModelConfig, seed: int) -> AcousticModel
         small_rnn = dict(small.rnn.named_parameters())
         for name, p in big.rnn.named_parameters():
             q = small_rnn[name]
-            for g in range(gates):  # each gate block: old units' rows at the top of the block
+            for g in range(q.shape[0] // h):  # each gate block (1 rnn, 3 gru, 4 lstm): old units' rows at its top
                 rows, old_rows = slice(g * wide_h, g * wide_h + h), slice(g * h, (g + 1) * h)
                 if p.dim() == 2:  # weight_ih / weight_hh: gates*H' x H'; every input is a hidden unit
                     p[rows, :h] = q[old_rows]
@@ -68,7 +65,6 @@ def widen(small: AcousticModel, config: ModelConfig, seed: int) -> AcousticModel
         big.head.weight.zero_()  # V x H': the output hears only the old units at first
         big.head.weight[:, :h] = small.head.weight
         big.head.bias.copy_(small.head.bias)
-    big.meta = dict(getattr(small, "meta", {}))
     return big
 
 
