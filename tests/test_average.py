@@ -46,3 +46,19 @@ def test_cli_writes_a_loadable_checkpoint(tmp_path):
     m = load_model(tmp_path / "m.pt")
     assert m.meta["weights"] == [1.0, 1.0]
     assert torch.allclose(m.head.weight, (a.head.weight + b.head.weight) / 2)
+
+
+def test_cli_carries_the_mean_emission_delay_only_when_every_input_has_one(tmp_path, capsys):
+    a, b = _model(0), _model(1)
+    b.normalizer.load_state_dict(a.normalizer.state_dict())
+    save_model(tmp_path / "a.pt", a, {"emission_delay_frames": 3.0})
+    save_model(tmp_path / "b.pt", b, {"emission_delay_frames": 4.0})
+    save_model(tmp_path / "plain.pt", b)
+    out = ["--out", str(tmp_path / "m.pt")]
+    assert main([str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--weights", "1,3", *out]) == 0
+    assert load_model(tmp_path / "m.pt").meta["emission_delay_frames"] == 3.75
+    assert "word times" not in capsys.readouterr().err
+    assert main([str(tmp_path / "a.pt"), str(tmp_path / "plain.pt"), "--out", str(tmp_path / "n.pt")]) == 0
+    assert "emission_delay_frames" not in load_model(tmp_path / "n.pt").meta
+    err = capsys.readouterr().err
+    assert "1 of 2 checkpoints have no emission delay" in err and "bench.timestamps" in err

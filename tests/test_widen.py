@@ -59,7 +59,7 @@ def test_start_model_refuses_other_shapes_and_narrowing():
 
 def test_train_init_widens_a_checkpoint_and_explains_a_mismatch(tiny_corpus, tmp_path):
     small = _small("gru")
-    save_model(tmp_path / "small.pt", small)
+    save_model(tmp_path / "small.pt", small, {"emission_delay_frames": 3.5})
     common = [sys.executable, "-m", "asr", "train", "--data", str(tiny_corpus), "--train", "tiny-train",
               "--dev", "tiny-dev", "--layers", "2", "--init", str(tmp_path / "small.pt"), "--epochs", "1",
               "--batch-seconds", "6", "--no-spec-augment"]
@@ -67,12 +67,21 @@ def test_train_init_widens_a_checkpoint_and_explains_a_mismatch(tiny_corpus, tmp
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "widened from 16 to 24 units (same outputs)" in run.stdout
-    assert load_model(tmp_path / "wide" / "last.pt").config.hidden == 24
+    wide = load_model(tmp_path / "wide" / "last.pt")
+    assert wide.config.hidden == 24
+    # the measured emission delay (word times) of --init is carried, marked as inherited
+    assert wide.meta["emission_delay_frames"] == 3.5 and "inherited" in wide.meta["emission_delay_from"]
+    assert "carry no emission delay" not in run.stdout
     bad = subprocess.run([*common, "--hidden", "8", "--out", str(tmp_path / "narrow")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "would narrow" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "narrow" / "last.pt").exists()
-    # without --hidden the run takes --init's width (not the default 320, which would not fit)
+    # without --hidden the run takes --init's width (not the default 320, which would not fit); an --init with no
+    # measured delay gives checkpoints with none, and the run says how to measure it
+    save_model(tmp_path / "plain.pt", small)
+    common[common.index(str(tmp_path / "small.pt"))] = str(tmp_path / "plain.pt")
     same = subprocess.run([*common, "--out", str(tmp_path / "same")], capture_output=True, text=True, timeout=300)
-    assert same.returncode == 0 and f"initialised from {tmp_path / 'small.pt'}\n" in same.stdout, same.stderr
-    assert load_model(tmp_path / "same" / "last.pt").config.hidden == 16
+    assert same.returncode == 0 and f"initialised from {tmp_path / 'plain.pt'}\n" in same.stdout, same.stderr
+    plain = load_model(tmp_path / "same" / "last.pt")
+    assert plain.config.hidden == 16 and "emission_delay_frames" not in plain.meta
+    assert "carry no emission delay" in same.stdout and "bench.timestamps" in same.stdout

@@ -57,9 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    meta = {"averaged_from": [str(Path(p)) for p in args.checkpoints], "weights": weights or [1.0] * len(models)}
+    weights = weights or [1.0] * len(models)
+    meta = {"averaged_from": [str(Path(p)) for p in args.checkpoints], "weights": weights}
+    delays = [m.meta.get("emission_delay_frames") for m in models]
+    if None not in delays:  # word times: the mean of the inputs' delays (measured or inherited)
+        meta["emission_delay_frames"] = round(sum(w * x for w, x in zip(weights, delays)) / sum(weights), 3)
+        meta["emission_delay_from"] = "weighted mean of the averaged checkpoints' delays"
     save_model(args.out, model, meta)
     print(f"{args.out}: mean of {len(models)} checkpoints")
+    if None in delays:
+        missing = sum(x is None for x in delays)
+        print(f"word times: {missing} of {len(delays)} checkpoints have no emission delay, so the average carries none"
+              f" and its word times are about 100 ms late until it is measured: "
+              f"python -m bench.timestamps --model {args.out} --write-delay OUT.pt", file=sys.stderr)
     return 0
 
 

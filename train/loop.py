@@ -14,6 +14,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -93,6 +94,17 @@ def _check_resumable(state: dict, cfg: TrainConfig) -> None:
         raise StateError("cannot resume: the model configuration differs from the saved run's")
 
 
+def inherited_meta(init: AcousticModel | None, path) -> dict:
+    """What the checkpoints of a run keep from its --init model: the emission delay that model was measured
+    with (bench/timestamps.py), marked as inherited. Fine-tuning keeps the architecture and moves the delay
+    little (docs/default-model.md, "Word times"), and an inherited delay is far closer than none, which makes
+    every word time late by the whole delay."""
+    delay = (init.meta if init is not None else {}).get("emission_delay_frames")
+    if delay is None:
+        return {}
+    return {"emission_delay_frames": float(delay), "emission_delay_from": f"inherited from --init {path}"}
+
+
 def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
     """feature_cache: log-mel features (audio path -> float16) shared between runs in one process (train.compare)."""
     d = distributed.setup(cfg.device)
@@ -124,12 +136,14 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     if state is not None:
         _check_resumable(state, cfg)
     amp = amp_dtype(cfg, d.device, say)
-    start = None
-    if state is None and cfg.init is not None:  # weights and statistics of an earlier model (widened if narrower),
+    start, init = None, None
+    if cfg.init is not None and (state is None or Path(cfg.init).is_file()):  # a resumed run only reads its meta
         init = load_model(cfg.init)  # checked before the data is read
+    if state is None and init is not None:  # weights and statistics of an earlier model (widened if narrower)
         start = start_model(init, cfg.model, cfg.seed)
         grown = f", widened from {init.config.hidden} to {cfg.model.hidden} units (same outputs)"
         say(f"initialised from {cfg.init}{grown if init.config.hidden != cfg.model.hidden else ''}")
+    inherited = inherited_meta(init, cfg.init)
     inputs = prepare_inputs(cfg, d, say, feature_cache)
 
     model = start if start is not None else AcousticModel(cfg.model)
@@ -198,6 +212,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
             meta["train_weights"] = list(cfg.train_weights)
         if len(scores) > 1:
             meta["dev"] = {name: {"wer": round(w, 2), "cer": round(c, 2)} for name, (_, w, c) in scores.items()}
+        meta.update(inherited)
         save_model(cfg.out / "last.pt", model, meta)
         if cfg.keep_checkpoints:
             save_model(cfg.out / f"step-{step}.pt", model, meta)
@@ -297,6 +312,9 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
         trace.close()
     if log is not None:
         log.close()
+    if not inherited:
+        say(f"word times: {cfg.out}'s checkpoints carry no emission delay, so word times are about 100 ms late "
+            f"until it is measured: python -m bench.timestamps --model {cfg.out / 'best.pt'} --write-delay OUT.pt")
     best = tuple(distributed.all_sum(d, list(best) if d.main else [0.0, 0.0]))
     return TrainResult(cfg.out / "best.pt", best[0], best[1], min(epoch, cfg.epochs), step, sched.minutes(),
                        inputs.train_seconds / 3600, params)
