@@ -72,6 +72,14 @@ def test_train_init_widens_a_checkpoint_and_explains_a_mismatch(tiny_corpus, tmp
     # the measured emission delay (word times) of --init is carried, marked as inherited
     assert wide.meta["emission_delay_frames"] == 3.5 and "inherited" in wide.meta["emission_delay_from"]
     assert "carry no emission delay" not in run.stdout
+    # resumed after the --init file is gone, the run keeps the delay its checkpoints carry
+    (tmp_path / "small.pt").rename(tmp_path / "moved.pt")
+    more = subprocess.run([sys.executable, "-m", "asr", "train", "--resume", str(tmp_path / "wide"), "--epochs", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0 and "resuming" in more.stdout, more.stderr
+    assert load_model(tmp_path / "wide" / "last.pt").meta["emission_delay_frames"] == 3.5
+    assert "carry no emission delay" not in more.stdout
+    (tmp_path / "moved.pt").rename(tmp_path / "small.pt")
     bad = subprocess.run([*common, "--hidden", "8", "--out", str(tmp_path / "narrow")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "would narrow" in bad.stderr and "Traceback" not in bad.stderr

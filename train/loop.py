@@ -137,13 +137,15 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
         _check_resumable(state, cfg)
     amp = amp_dtype(cfg, d.device, say)
     start, init = None, None
-    if cfg.init is not None and (state is None or Path(cfg.init).is_file()):  # a resumed run only reads its meta
+    if cfg.init is not None and (state is None or Path(cfg.init).is_file()):  # resumed: only its meta is used
         init = load_model(cfg.init)  # checked before the data is read
     if state is None and init is not None:  # weights and statistics of an earlier model (widened if narrower)
         start = start_model(init, cfg.model, cfg.seed)
         grown = f", widened from {init.config.hidden} to {cfg.model.hidden} units (same outputs)"
         say(f"initialised from {cfg.init}{grown if init.config.hidden != cfg.model.hidden else ''}")
-    inherited = inherited_meta(init, cfg.init)
+    if init is None and state is not None and (cfg.out / "last.pt").is_file():
+        init = load_model(cfg.out / "last.pt")  # the --init file is gone: its delay is in the run's own checkpoints
+    inherited = inherited_meta(init, cfg.init) if cfg.init is not None else {}
     inputs = prepare_inputs(cfg, d, say, feature_cache)
 
     model = start if start is not None else AcousticModel(cfg.model)
