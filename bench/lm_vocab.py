@@ -44,10 +44,8 @@ def read_words(path: Path) -> set[str]:
     return words
 
 
-def add_unigrams(lm: Path, words: set[str], logp: float, out: Path) -> int:
-    """`lm` with the words it lacks added as unigrams at log10 probability `logp`; returns how many."""
-    have = set(lm_vocabulary(lm).words)
-    new = sorted(words - have)
+def add_unigrams(lm: Path, new: list[str], logp: float, out: Path) -> None:
+    """`lm` with `new` (words it lacks) added as unigrams at log10 probability `logp`."""
     opener = gzip.open if lm.suffix == ".gz" else open
     with opener(lm, "rt", encoding="utf-8") as src, gzip.open(out, "wt", encoding="utf-8") as dst:
         section = None
@@ -60,7 +58,6 @@ def add_unigrams(lm: Path, words: set[str], logp: float, out: Path) -> int:
                 dst.writelines(f"{logp:.4f}\t{w}\t0\n" for w in new)
                 section = None
             dst.write(line)
-    return len(new)
 
 
 def main() -> None:
@@ -90,10 +87,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lms = [(lm.name, lm)]
         for name, words in lists:
+            new = sorted(words - have)  # the LM's vocabulary is read once, not once per LM made
             for logp in (float(x) for x in args.logps.split(",")):
                 out = Path(tmp) / f"{name}{logp}.arpa.gz"
-                added = add_unigrams(lm, words, logp, out)
-                lms.append((f"+ {added:,} words of {name} at {logp:g}", out))
+                add_unigrams(lm, new, logp, out)
+                lms.append((f"+ {len(new):,} words of {name} at {logp:g}", out))
         for name, path in lms:
             t0 = time.perf_counter()
             search = BeamSearch(DecoderConfig("beam", beam_size=args.beam, lm=str(path), lm_weight=args.lm_weight))

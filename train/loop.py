@@ -94,12 +94,12 @@ def _check_resumable(state: dict, cfg: TrainConfig) -> None:
         raise StateError("cannot resume: the model configuration differs from the saved run's")
 
 
-def inherited_meta(init: AcousticModel | None, path) -> dict:
+def inherited_meta(init: AcousticModel, path) -> dict:
     """What the checkpoints of a run keep from its --init model: the emission delay that model was measured
     with (bench/timestamps.py), marked as inherited. Fine-tuning keeps the architecture and moves the delay
     little (docs/default-model.md, "Word times"), and an inherited delay is far closer than none, which makes
     every word time late by the whole delay."""
-    delay = (init.meta if init is not None else {}).get("emission_delay_frames")
+    delay = init.meta.get("emission_delay_frames")
     if delay is None:
         return {}
     return {"emission_delay_frames": float(delay), "emission_delay_from": f"inherited from --init {path}"}
@@ -136,16 +136,16 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     if state is not None:
         _check_resumable(state, cfg)
     amp = amp_dtype(cfg, d.device, say)
-    start, init = None, None
-    if cfg.init is not None and (state is None or Path(cfg.init).is_file()):  # resumed: only its meta is used
+    start, inherited = None, {}
+    if state is None and cfg.init is not None:  # weights and statistics of an earlier model (widened if narrower),
         init = load_model(cfg.init)  # checked before the data is read
-    if state is None and init is not None:  # weights and statistics of an earlier model (widened if narrower)
         start = start_model(init, cfg.model, cfg.seed)
         grown = f", widened from {init.config.hidden} to {cfg.model.hidden} units (same outputs)"
         say(f"initialised from {cfg.init}{grown if init.config.hidden != cfg.model.hidden else ''}")
-    if init is None and state is not None and (cfg.out / "last.pt").is_file():
-        init = load_model(cfg.out / "last.pt")  # the --init file is gone: its delay is in the run's own checkpoints
-    inherited = inherited_meta(init, cfg.init) if cfg.init is not None else {}
+        inherited = inherited_meta(init, cfg.init)
+    elif cfg.init is not None:  # resumed: --init's delay, or the run's own checkpoint's if --init has moved
+        source = next((f for f in (Path(cfg.init), cfg.out / "last.pt") if f.is_file()), None)
+        inherited = inherited_meta(load_model(source), cfg.init) if source is not None else {}
     inputs = prepare_inputs(cfg, d, say, feature_cache)
 
     model = start if start is not None else AcousticModel(cfg.model)
