@@ -113,10 +113,11 @@ def _stream(model, beam, pcm, size):
     return state, finals + [e for e in ev if e["type"] == "final"]
 
 
-def test_streaming_beam_equals_one_chunk_and_offline_decode(speech):
+@pytest.mark.parametrize("blank_penalty", [0.0, 1.5])
+def test_streaming_beam_equals_one_chunk_and_offline_decode(speech, blank_penalty):
     torch.set_num_threads(1)
     model = load_model(DEFAULT_MODEL)
-    beam = BeamSearch(DecoderConfig("beam", lm="default"))
+    beam = BeamSearch(DecoderConfig("beam", lm="default", blank_penalty=blank_penalty))
     _, whole = _stream(model, beam, speech, len(speech))
     assert len(whole) == 2  # the 1.5 s pause is an endpoint
     for size in (480, 1600, 7777):
@@ -162,3 +163,31 @@ def test_cli_beam_eval_and_transcribe(tiny_corpus, tmp_path):
 def test_default_lm_is_bundled_and_spellable():
     vocab = lm_vocabulary(DEFAULT_LM)
     assert vocab.order == 3 and len(vocab.words) > 20000 and vocab.skipped == 0
+
+
+def test_every_command_defaults_to_one_beam_width():
+    """`--beam-size` of transcribe/stream/live/eval and of serve, and DecoderConfig, share one default."""
+    from asr.cli.main import build_parser
+
+    parser = build_parser()
+    required = {"transcribe": ["x.wav"], "stream": ["x.wav"], "live": [], "eval": ["--data", "d", "--subset", "s"],
+                "serve": []}
+    for command, args in required.items():
+        assert parser.parse_args([command, *args]).beam_size == DecoderConfig().beam_size, command
+
+
+def test_blank_penalty_lowers_the_blank_and_makes_the_search_emit_more_letters():
+    lp = torch.full((40, len(VOCAB)), -20.0)
+    lp[:, BLANK] = -0.05
+    lp[::4, VOCAB.index("a")] = -3.2  # a letter the blank outweighs on every fourth frame
+    lp = lp.log_softmax(-1)
+    letters = {}
+    for penalty in (0.0, 4.0):
+        search = BeamSearch(DecoderConfig("beam", lm="none", blank_penalty=penalty))
+        shifted = search._penalise_blank(lp)
+        assert torch.allclose(shifted.exp().sum(-1), torch.ones(40))
+        a = VOCAB.index("a")
+        assert torch.allclose(shifted[:, BLANK] - shifted[:, a], lp[:, BLANK] - lp[:, a] - penalty)
+        _, path = search.decode(lp)
+        letters[penalty] = sum(t != BLANK for t in path)
+    assert letters[0.0] == 0 and letters[4.0] == 10

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from .lm import DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm, write_lexicon
+from .lm import (DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm,
+                 write_lexicon)
 from asr.runtime.native import quiet_native_stderr
 from asr.vocab import BLANK, VOCAB, invalid_chars, normalize_text
 
@@ -38,11 +39,12 @@ class HotwordError(ValueError):
 @dataclass(frozen=True)
 class DecoderConfig:
     decoder: str = "greedy"  # greedy | beam
-    beam_size: int = 64
+    beam_size: int = DEFAULT_BEAM_SIZE
     beam_threshold: float = 25.0  # drop hypotheses this far (log) below the best
     lm: str | None = "default"  # 'default' (bundled), 'none'/None, or an ARPA path (plain or .gz)
     lm_weight: float = DEFAULT_LM_WEIGHT
     word_score: float = 0.0
+    blank_penalty: float = DEFAULT_BLANK_PENALTY  # subtracted from the blank's log-probability of every frame
     hotwords: tuple[tuple[str, float], ...] = ()  # (word, boost)
 
 
@@ -180,9 +182,18 @@ class BeamSearch:
     def step(self, log_probs) -> None:
         """Feed T x V log-probs (a tensor, or a numpy array from asr.runtime.lite)."""
         if log_probs.shape[0]:
-            self.decoder.decode_step(torch.as_tensor(log_probs).float().contiguous())
+            self.decoder.decode_step(self._penalise_blank(torch.as_tensor(log_probs).float()).contiguous())
             self.frames += log_probs.shape[0]
             self.stream_frames += log_probs.shape[0]
+
+    def _penalise_blank(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """Each frame's log-probs with the blank's lowered by `blank_penalty`, renormalised: the search then
+        emits more letters (a frame-by-frame map, so streaming stays equal to the whole utterance)."""
+        if not self.cfg.blank_penalty:
+            return log_probs
+        shifted = log_probs.clone()
+        shifted[:, BLANK] -= self.cfg.blank_penalty
+        return shifted.log_softmax(-1)
 
     def _best(self):
         results = self.decoder.decoder.get_all_final_hypothesis()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
+
 from . import plots
 from .claims import claims, fmt_range, matched_runs, same_hidden_runs, throughput
 
@@ -141,8 +143,10 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
         "- Train audio s/s: median over epochs of audio seconds trained per second, evaluation time excluded, on the "
         "training device.",
         "- Dev WER/CER: greedy decoding of best.pt over the whole dev set (measure stage; † = the training log's "
-        "best, the measure stage has not run). Beam+LM: the same with `--decoder beam` (beam 64, the bundled "
-        "3-gram LM, weight 2; `train.compare.measure.beam_lm_rates`).",
+        "best, the measure stage has not run). Beam+LM: the same with `--decoder beam` (beam "
+        f"{DEFAULT_BEAM_SIZE}, the bundled 3-gram LM, weight {DEFAULT_LM_WEIGHT:g}, blank penalty "
+        f"{DEFAULT_BLANK_PENALTY:g}; "
+        "`train.compare.measure.beam_lm_rates`).",
         f"- Streaming: the recognizer (`stream.step`) fed {cfg['chunk_ms']} ms chunks of {cfg['stream_seconds']:g} s "
         "of dev speech on one CPU thread, medians of 3 passes, by the CPU time of the measuring thread (on a shared "
         "machine the wall clock also counts other processes; both are in results.json).",
