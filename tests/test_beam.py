@@ -165,15 +165,18 @@ def test_default_lm_is_bundled_and_spellable():
     assert vocab.order == 3 and len(vocab.words) > 20000 and vocab.skipped == 0
 
 
-def test_every_command_defaults_to_one_beam_width():
-    """`--beam-size` of transcribe/stream/live/eval and of serve, and DecoderConfig, share one default."""
+def test_every_command_has_the_search_defaults_of_decoder_config():
+    """Beam width, LM weight and blank penalty of transcribe/stream/live/eval and of serve are DecoderConfig's."""
     from asr.cli.main import build_parser
 
     parser = build_parser()
     required = {"transcribe": ["x.wav"], "stream": ["x.wav"], "live": [], "eval": ["--data", "d", "--subset", "s"],
                 "serve": []}
+    defaults = DecoderConfig()
     for command, args in required.items():
-        assert parser.parse_args([command, *args]).beam_size == DecoderConfig().beam_size, command
+        parsed = parser.parse_args([command, *args])
+        assert (parsed.beam_size, parsed.lm_weight, parsed.blank_penalty) == \
+            (defaults.beam_size, defaults.lm_weight, defaults.blank_penalty), command
 
 
 def test_blank_penalty_lowers_the_blank_and_makes_the_search_emit_more_letters():

@@ -16,8 +16,8 @@ from pathlib import Path
 from asr.text import sentence_split, spoken_form
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm",
-           "write_lexicon"]
+__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary",
+           "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
 
 DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
 # The beam search's defaults, chosen at beam 256 on the two real dev sets (docs/language-model.md, "Blank penalty"):
