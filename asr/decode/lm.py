@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_
 DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
 # The beam search's defaults, chosen at beam 256 on the two real dev sets (docs/language-model.md, "Blank penalty"):
 # with the blank's log-probability lowered by 1.5, LM weight 2 is 4.7 WER points better than weight 1 without it on
-# LJ002 and 5.3 on held-out speechocean762 speakers (run W's step 1781), 4.7 and 6.3 for the bundled version 9.
+# LJ002 and 5.3 on held-out speechocean762 speakers (run W's step 1781), 4.7 and 6.3 for version 9.
 # (Without the penalty, weight 1 had been the better one on the real dev sets since version 6.)
 DEFAULT_LM_WEIGHT = 2.0
 DEFAULT_BLANK_PENALTY = 1.5
