@@ -7,7 +7,7 @@ import sys
 from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
 
 __all__ = ["fail", "load_model_or_exit", "set_threads", "beam_config", "beam_or_exit", "decoding_options",
-           "precision_option"]
+           "search_options", "precision_option"]
 
 
 def fail(message: str, status: int) -> int:
@@ -63,16 +63,12 @@ def beam_or_exit(args):
 
 
 
-def decoding_options(q) -> None:
-    g = q.add_argument_group("decoding", "greedy by default; --lm or --hotwords switch to beam search")
-    g.add_argument("--decoder", choices=["greedy", "beam"],
-                   help="greedy: best character per frame (fastest); beam: beam search with a word LM")
+def search_options(g) -> None:
+    """The beam search's settings (what beam_config reads besides --lm), on a parser or argument group: shared by
+    the decoding options and `asr serve`, so every command has DecoderConfig's defaults."""
     g.add_argument("--beam-size", type=int, default=DEFAULT_BEAM_SIZE,
                    help=f"hypotheses kept per frame (default {DEFAULT_BEAM_SIZE}; wider is slower and a little more "
                         "accurate: 1024 is about 1 WER point better on real speech at 3x the search time)")
-    g.add_argument("--lm", metavar="PATH|default|none",
-                   help="ARPA word n-gram LM (plain or .gz; `asr lm build` makes one); default: the bundled 3-gram "
-                        "(asr/assets/lm); none: lexicon-free beam search over characters")
     g.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
                    help=f"LM weight (default {DEFAULT_LM_WEIGHT:g})")
     g.add_argument("--word-score", type=float, default=0.0, help="score added per word (default 0)")
@@ -80,6 +76,16 @@ def decoding_options(q) -> None:
                    help=f"subtracted from the blank's log-probability before the search (default "
                         f"{DEFAULT_BLANK_PENALTY:g}; 0: the model's own; higher: more letters, fewer dropped "
                         "sounds)")
+
+
+def decoding_options(q) -> None:
+    g = q.add_argument_group("decoding", "greedy by default; --lm or --hotwords switch to beam search")
+    g.add_argument("--decoder", choices=["greedy", "beam"],
+                   help="greedy: best character per frame (fastest); beam: beam search with a word LM")
+    g.add_argument("--lm", metavar="PATH|default|none",
+                   help="ARPA word n-gram LM (plain or .gz; `asr lm build` makes one); default: the bundled 3-gram "
+                        "(asr/assets/lm); none: lexicon-free beam search over characters")
+    search_options(g)
     g.add_argument("--hotwords", metavar="FILE",
                    help="words or phrases to favour, one per line, optionally followed by a boost (default 4.0)")
 

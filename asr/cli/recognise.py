@@ -5,9 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
-
-from .common import beam_config, beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
+from .common import (beam_config, beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option,
+                     search_options, set_threads)
 
 __all__ = ["add_transcribe", "add_stream", "add_live", "add_devices", "add_serve"]
 
@@ -258,13 +257,6 @@ def add_serve(sub) -> None:
                     help="each stream's default decoder (default greedy); a stream may ask for another in its "
                          "config frame, beam only when the server has a beam search (this option or --lm)")
     sv.add_argument("--lm", help="ARPA LM for beam search (default with --decoder beam: the bundled 3-gram)")
-    sv.add_argument("--beam-size", type=int, default=DEFAULT_BEAM_SIZE,
-                    help=f"hypotheses kept per frame (default {DEFAULT_BEAM_SIZE})")
-    sv.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
-                    help=f"LM weight (default {DEFAULT_LM_WEIGHT:g})")
-    sv.add_argument("--word-score", type=float, default=0.0)
-    sv.add_argument("--blank-penalty", type=float, default=DEFAULT_BLANK_PENALTY,
-                    help=f"subtracted from the blank's log-probability before the search (default "
-                         f"{DEFAULT_BLANK_PENALTY:g})")
+    search_options(sv)
     precision_option(sv)
     sv.set_defaults(func=cmd_serve)
