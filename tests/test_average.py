@@ -23,6 +23,17 @@ def test_average_is_the_weighted_mean_of_parameters_and_keeps_buffers():
     assert all(torch.allclose(p, q) for p, q in zip(same.parameters(), a.parameters()))
 
 
+def test_average_takes_runs_trained_with_another_dropout():
+    a = _model(0)
+    torch.manual_seed(1)
+    b = AcousticModel(ModelConfig(hidden=32, layers=2, dropout=0.05)).eval()  # fine-tuned with --dropout 0.05
+    b.normalizer.load_state_dict(a.normalizer.state_dict())
+    mean = average_models([a, b])
+    assert mean.config == a.config  # the first model's dropout
+    for p, pa, pb in zip(mean.parameters(), a.parameters(), b.parameters()):
+        assert torch.allclose(p, 0.5 * (pa + pb), atol=1e-6)
+
+
 def test_average_refuses_models_that_do_not_share_a_start(tmp_path):
     a, b = _model(0), _model(1, hidden=48)
     with pytest.raises(ValueError, match="configurations differ"):

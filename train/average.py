@@ -1,8 +1,9 @@
 """Average the weights of several checkpoints of one model (checkpoint averaging, "model soup").
 
 Runs fine-tuned from the same starting model stay in one basin of the loss, so the mean of their
-weights is a model too, often better than each of them. All inputs must share the configuration and
-the normalisation statistics (runs started with `asr train --init` from one checkpoint do).
+weights is a model too, often better than each of them. All inputs must share the configuration
+(dropout aside: it only acts in training) and the normalisation statistics (runs started with
+`asr train --init` from one checkpoint do, whatever their --dropout).
 
     python -m train.average --out runs/soup.pt runs/a/best.pt runs/b/best.pt [--weights 1,1]
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,7 +31,7 @@ def average_models(models: list[AcousticModel], weights: list[float] | None = No
         raise ValueError("one non-negative weight per model, not all zero")
     first = models[0]
     for m in models[1:]:
-        if m.config != first.config:
+        if replace(m.config, dropout=first.config.dropout) != first.config:  # dropout only acts in training
             raise ValueError(f"configurations differ: {m.config} vs {first.config}")
         if not (torch.equal(m.normalizer.mean, first.normalizer.mean) and torch.equal(m.normalizer.std, first.normalizer.std)):
             raise ValueError("normalisation statistics differ: average only runs started from one checkpoint")
