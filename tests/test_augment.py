@@ -254,3 +254,26 @@ def test_trim_silence_cuts_only_leading_silence_to_at_most_50_ms_and_keeps_the_r
     assert same is feats and same_lens is lens  # probability 0: untouched
     loud, loud_lens = trim_silence(speech, torch.tensor([30, 30]), 1.0, torch.Generator().manual_seed(2))
     assert torch.equal(loud, speech) and loud_lens.tolist() == [30, 30]  # nothing silent: nothing cut
+
+
+def test_feature_gain_adds_one_constant_per_utterance_within_the_gain_range():
+    import math
+
+    import torch
+
+    from asr.audio import LOG_FLOOR
+    from train.augment import GAIN_DB, feature_gain
+
+    feats = torch.randn(64, 50, 80) - 5.0
+    assert torch.equal(feature_gain(feats, 0.0), feats)
+    out = feature_gain(feats, 1.0, torch.Generator().manual_seed(0))
+    shift = out - feats
+    per_utt = shift[:, :1, :1]
+    assert torch.allclose(shift, per_utt.expand_as(shift), atol=1e-5)  # one gain over time and frequency
+    db = per_utt.flatten() / (math.log(10) / 10)
+    assert db.min() >= GAIN_DB[0] - 1e-3 and db.max() <= GAIN_DB[1] + 1e-3 and db.std() > 3
+    half = feature_gain(feats, 0.5, torch.Generator().manual_seed(1))
+    unchanged = (half == feats).all(-1).all(-1)
+    assert 10 < int(unchanged.sum()) < 54  # about half the utterances
+    floor = torch.full((2, 3, 80), math.log(LOG_FLOOR))
+    assert (feature_gain(floor, 1.0) >= math.log(LOG_FLOOR)).all()  # nothing under the front end's floor

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 import torchaudio
 import torchaudio.functional as AF
 
-from asr.audio import SAMPLE_RATE, AudioError, load_audio
+from asr.audio import LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
 
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
 
-__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "list_audio", "random_eq",
+__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "list_audio", "random_eq",
            "spec_augment", "trim_silence"]
 
 SPEEDS = (0.9, 1.0, 1.1)
@@ -225,6 +225,20 @@ def random_eq(feats: torch.Tensor, prob: float, generator: torch.Generator | Non
     curve = curve + (gains * torch.exp(-0.5 * ((m - centres) / widths) ** 2)).sum(1)
     on = (u(b, 1) < prob).to(feats.dtype)
     return feats + (on * curve * _DB_TO_LOG_POWER).unsqueeze(1).to(feats.dtype)
+
+
+def feature_gain(feats: torch.Tensor, prob: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """B x T x n_mels raw log-mel (natural log of power): with probability `prob`, each utterance
+    louder or quieter by a gain uniform in GAIN_DB, as --gain does on the waveform, but on the
+    features (so cached features can use it): a gain multiplies the power, so it adds a constant to
+    the log-mel; nothing goes under the front end's floor. prob 0 returns the input."""
+    if prob <= 0:
+        return feats
+    b = feats.shape[0]
+    u = torch.rand(b, 2, generator=generator, device=feats.device)
+    db = GAIN_DB[0] + u[:, 0] * (GAIN_DB[1] - GAIN_DB[0])
+    shift = (db * (u[:, 1] < prob) * _DB_TO_LOG_POWER).to(feats.dtype)[:, None, None]
+    return (feats + shift).clamp_min(math.log(LOG_FLOOR))
 
 
 TRIM_KEEP_FRAMES = 5  # --trim-silence leaves 0 to this many frames (10 ms each) of leading silence

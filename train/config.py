@@ -38,6 +38,7 @@ class TrainConfig:
     freq_warp: float = 0.0  # random stretch of each utterance's mel axis by up to this fraction (speaker variety)
     time_stretch: float = 0.0  # random tempo change of each batch's features by up to this fraction
     eq: float = 0.0  # probability of a random equaliser (tilt, peaks, notches) on each utterance's features
+    feature_gain: float = 0.0  # probability of a gain in augment.GAIN_DB on each utterance's features
     trim_silence: float = 0.0  # probability of cutting an utterance's leading silence to 0-50 ms
     speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
     noise_dir: Path | None = None  # audio files mixed in at random SNR

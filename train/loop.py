@@ -25,7 +25,7 @@ from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import freq_warp, random_eq, spec_augment, time_stretch, trim_silence
+from .augment import feature_gain, freq_warp, random_eq, spec_augment, time_stretch, trim_silence
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -65,6 +65,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         feats = freq_warp(feats, cfg.freq_warp)
     if cfg.eq:
         feats = random_eq(feats, cfg.eq)
+    if cfg.feature_gain:
+        feats = feature_gain(feats, cfg.feature_gain)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
@@ -119,7 +121,7 @@ def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
 
 def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
     say = print if d.main else (lambda *a, **k: None)
-    for name, p in (("eq", cfg.eq), ("trim-silence", cfg.trim_silence)):
+    for name, p in (("eq", cfg.eq), ("trim-silence", cfg.trim_silence), ("feature-gain", cfg.feature_gain)):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
     if cfg.threads:

@@ -85,7 +85,7 @@ def cmd_train(args) -> int:
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
-                trim_silence=args.trim_silence,
+                trim_silence=args.trim_silence, feature_gain=args.feature_gain,
                 init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
@@ -190,6 +190,9 @@ def add_train(sub) -> None:
                    help="probability per utterance of a random equaliser on the features: a spectral tilt of up to "
                         "+-6 dB at the band edges and two peaks or notches of up to +-6 dB (another "
                         "microphone or sound card)")
+    r.add_argument("--feature-gain", type=float, default=0.0, metavar="P",
+                   help="probability per utterance of a gain of -20..+6 dB on the features (a quieter or louder "
+                        "recording; unlike --gain it keeps the feature cache)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
                                   "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
                                   "--hidden (new units start with zero outgoing weights, so the outputs are the same)")
