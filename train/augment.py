@@ -18,8 +18,8 @@ from asr.audio import LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
 
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
 
-__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "list_audio", "random_eq",
-           "spec_augment", "trim_silence"]
+__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "list_audio",
+           "random_eq", "spec_augment", "trim_silence"]
 
 SPEEDS = (0.9, 1.0, 1.1)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
