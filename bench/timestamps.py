@@ -194,6 +194,12 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def measured_delay_meta(meta: dict, delay: float, sentences: int) -> dict:
+    """The model's metadata with this measured delay; it replaces any inherited or averaged one and its note."""
+    return {**meta, "emission_delay_frames": delay,
+            "emission_delay_from": f"measured by bench.timestamps (forced alignment, {sentences} sentences)"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sentences", type=int, default=60, help="held-out sentences (default 60)")
@@ -213,7 +219,7 @@ def main(argv=None) -> int:
     if args.write_delay:
         model = load_model(args.model or DEFAULT_MODEL)
         delay = report["results"]["forced"]["best_delay_frames_all"]
-        save_model(args.write_delay, model, meta={**model.meta, "emission_delay_frames": delay})
+        save_model(args.write_delay, model, meta=measured_delay_meta(model.meta, delay, args.sentences))
         print(f"{args.write_delay}: emission_delay_frames = {delay}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from asr.decode.align import forced_words
 from asr.audio import SAMPLE_RATE
 from asr.checkpoint import DEFAULT_MODEL, load_model
 from asr.cli import main
+from bench.timestamps import measured_delay_meta
 from data.word_timing import WordTimingError, espeak_words
 from stream.recognizer import StreamConfig, finish, initial_stream_state, step
 
@@ -81,6 +82,16 @@ def test_the_bundled_model_carries_its_measured_emission_delay(model):
     """The recognizer subtracts meta["emission_delay_frames"] from word times; a model saved without it (a
     checkpoint average, for one) times every word about 100 ms late. `python -m bench.timestamps --write-delay`."""
     assert 1.0 <= model.meta.get("emission_delay_frames", 0.0) <= 6.0, model.meta
+    assert model.meta.get("emission_delay_from", "").startswith("measured"), model.meta
+
+
+def test_a_measured_delay_replaces_an_averaged_one_and_its_note():
+    meta = {"averaged_from": ["a.pt", "b.pt"], "emission_delay_frames": 3.5,
+            "emission_delay_from": "weighted mean of the averaged checkpoints' delays"}
+    out = measured_delay_meta(meta, 3.75, 30)
+    assert out["emission_delay_frames"] == 3.75 and out["averaged_from"] == ["a.pt", "b.pt"]
+    assert out["emission_delay_from"].startswith("measured") and "30 sentences" in out["emission_delay_from"]
+    assert meta["emission_delay_frames"] == 3.5  # the input is left as it was
 
 
 @pytest.fixture(scope="module")
