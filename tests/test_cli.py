@@ -118,3 +118,15 @@ def test_help_lists_every_subcommand():
     assert r.returncode == 0
     for cmd in ["transcribe", "eval", "synth", "train"]:
         assert cmd in r.stdout
+
+
+def test_train_help_quotes_the_augmenters_gain_range():
+    """The gain range in `asr train --help` is the one the augmenters draw from, not a copy that can drift."""
+    from train.augment import GAIN_DB
+
+    r = run_asr("train", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())  # argparse wraps lines
+    quoted = f"{GAIN_DB[0]:+g}..{GAIN_DB[1]:+g} dB"
+    assert f"gain of {quoted} on the features" in text  # --feature-gain
+    assert f"gain change of {quoted} per utterance" in text  # --gain

@@ -17,6 +17,7 @@ import torchaudio.functional as AF
 from asr.audio import LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
 
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
+from .levels import GAIN_DB
 
 __all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "list_audio",
            "random_eq", "spec_augment", "trim_silence"]
@@ -29,7 +30,6 @@ PITCH_SEMITONES = 2.0  # pitch shift uniform in +-this
 BABBLE_TALKERS = (3, 6)  # other utterances mixed into one babble
 BABBLE_POOL = 100  # babble comes from this many training utterances (each worker caches them all)
 BABBLE_MAX_SECONDS = 8.0  # of each cached babble source
-GAIN_DB = (-20.0, 6.0)
 PHONE_BANDPASS_PROB = PHONE_MU_LAW_PROB = 0.5  # within --telephone: 300-3400 Hz band, mu-law round trip
 
 # `--augment NAME`: TrainConfig values (explicit options override them). "full": every utterance a

@@ -38,7 +38,7 @@ class TrainConfig:
     freq_warp: float = 0.0  # random stretch of each utterance's mel axis by up to this fraction (speaker variety)
     time_stretch: float = 0.0  # random tempo change of each batch's features by up to this fraction
     eq: float = 0.0  # probability of a random equaliser (tilt, peaks, notches) on each utterance's features
-    feature_gain: float = 0.0  # probability of a gain in augment.GAIN_DB on each utterance's features
+    feature_gain: float = 0.0  # probability of a gain in levels.GAIN_DB on each utterance's features
     trim_silence: float = 0.0  # probability of cutting an utterance's leading silence to 0-50 ms
     speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
     noise_dir: Path | None = None  # audio files mixed in at random SNR
@@ -53,7 +53,7 @@ class TrainConfig:
     babble: float = 0.0  # probability of babble from 3-6 other training utterances at babble_snr
     babble_snr: tuple[float, float] = (10.0, 30.0)
     telephone: float = 0.0  # probability of an 8 kHz telephone channel (band-pass, mu-law each half the time)
-    gain: float = 0.0  # probability of a gain change of -20..+6 dB (clipped)
+    gain: float = 0.0  # probability of a gain change in levels.GAIN_DB (clipped)
     # optimisation
     lr: float = 2e-3
     weight_decay: float = 1e-2

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from train.levels import GAIN_RANGE
+
 from .common import beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
 
 __all__ = ["add_eval", "add_train", "add_compare"]
@@ -191,7 +193,7 @@ def add_train(sub) -> None:
                         "+-6 dB at the band edges and two peaks or notches of up to +-6 dB (another "
                         "microphone or sound card)")
     r.add_argument("--feature-gain", type=float, default=0.0, metavar="P",
-                   help="probability per utterance of a gain of -20..+6 dB on the features (a quieter or louder "
+                   help=f"probability per utterance of a gain of {GAIN_RANGE} on the features (a quieter or louder "
                         "recording; unlike --gain it keeps the feature cache)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
                                   "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
@@ -207,7 +209,7 @@ def add_train(sub) -> None:
                        ("--colored-noise", "white/pink/brown noise at 5-30 dB SNR"),
                        ("--babble", "babble of 3-6 other training utterances at 10-30 dB SNR"),
                        ("--telephone", "an 8 kHz telephone channel (300-3400 Hz band, mu-law, each half the time)"),
-                       ("--gain", "a gain change of -20..+6 dB")):
+                       ("--gain", f"a gain change of {GAIN_RANGE}")):
         r.add_argument(flag, type=float, metavar="P", help=f"probability of {what} per utterance")
     r.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda or cuda:N")
     r.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"],
