@@ -86,6 +86,7 @@ def main() -> None:
     p.add_argument("--chunks", default="20,40,100,200")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
     p.add_argument("--beam-size", type=int, help="default: asr.decode.beam.DecoderConfig's")
+    p.add_argument("--beam-threshold", type=float, help="default: asr.decode.beam.DecoderConfig's")
     p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
     p.add_argument("--precision", choices=PRECISIONS, default="int8",
                    help="as asr stream (default int8: the runtime without torch, so the RSS figures have no torch)")
@@ -95,8 +96,9 @@ def main() -> None:
     if args.decoder == "beam":  # torch and torchaudio's decoder
         from asr.decode.beam import BeamSearch, DecoderConfig
 
-        size = {} if args.beam_size is None else {"beam_size": args.beam_size}
-        beam = BeamSearch(DecoderConfig("beam", lm=args.lm, **size))
+        search = {k: v for k, v in (("beam_size", args.beam_size), ("beam_threshold", args.beam_threshold))
+                  if v is not None}
+        beam = BeamSearch(DecoderConfig("beam", lm=args.lm, **search))
     model = load_for_inference(args.model, args.precision)
     if sys.modules.get("torch") is not None:
         import torch

@@ -175,8 +175,27 @@ def test_every_command_has_the_search_defaults_of_decoder_config():
     defaults = DecoderConfig()
     for command, args in required.items():
         parsed = parser.parse_args([command, *args])
-        assert (parsed.beam_size, parsed.lm_weight, parsed.blank_penalty) == \
-            (defaults.beam_size, defaults.lm_weight, defaults.blank_penalty), command
+        assert (parsed.beam_size, parsed.beam_threshold, parsed.lm_weight, parsed.blank_penalty) == \
+            (defaults.beam_size, defaults.beam_threshold, defaults.lm_weight, defaults.blank_penalty), command
+
+
+def test_beam_threshold_reaches_the_search_and_a_tight_one_drops_the_lm_word(tiny_lm):
+    """--beam-threshold: the search keeps only hypotheses this close to the best; "cat" starts 0.5 behind
+    acoustically (the 'a' frame), so a threshold of 0.3 prunes it before the LM can reward it."""
+    from asr.cli.common import beam_config
+    from asr.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["transcribe", "x.wav", "--decoder", "beam", "--lm", str(tiny_lm[0]),
+                              "--beam-threshold", "0.3"])
+    config = beam_config(args)
+    assert config.beam_threshold == 0.3
+    lp = _frames("_the_ _c_s_t__", second={9: "a"})
+    assert BeamSearch(config).decode(lp)[0] == ["the"]
+    assert BeamSearch(DecoderConfig("beam", lm=str(tiny_lm[0]))).decode(lp)[0] == ["the", "cat"]
+    for bad in ("0", "-1", "inf", "x"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["transcribe", "x.wav", "--beam-threshold", bad])
 
 
 def test_blank_penalty_lowers_the_blank_and_makes_the_search_emit_more_letters():

@@ -2,9 +2,10 @@
 precision options."""
 from __future__ import annotations
 
+import argparse
 import sys
 
-from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
+from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BEAM_THRESHOLD, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
 
 __all__ = ["fail", "load_model_or_exit", "set_threads", "beam_config", "beam_or_exit", "decoding_options",
            "search_options", "precision_option"]
@@ -39,8 +40,9 @@ def beam_config(args, hotwords: tuple = ()):
     """The DecoderConfig of the beam search that the decoding options (decoding_options) describe."""
     from asr.decode.beam import DecoderConfig
 
-    return DecoderConfig("beam", beam_size=args.beam_size, lm=args.lm or "default", lm_weight=args.lm_weight,
-                         word_score=args.word_score, blank_penalty=args.blank_penalty, hotwords=hotwords)
+    return DecoderConfig("beam", beam_size=args.beam_size, beam_threshold=args.beam_threshold,
+                         lm=args.lm or "default", lm_weight=args.lm_weight, word_score=args.word_score,
+                         blank_penalty=args.blank_penalty, hotwords=hotwords)
 
 
 def beam_or_exit(args):
@@ -63,12 +65,27 @@ def beam_or_exit(args):
 
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def search_options(g) -> None:
     """The beam search's settings (what beam_config reads besides --lm), on a parser or argument group: shared by
     the decoding options and `asr serve`, so every command has DecoderConfig's defaults."""
     g.add_argument("--beam-size", type=int, default=DEFAULT_BEAM_SIZE,
                    help=f"hypotheses kept per frame (default {DEFAULT_BEAM_SIZE}; wider is slower and a little more "
                         "accurate: 1024 is about 1 WER point better on real speech at 3x the search time)")
+    g.add_argument("--beam-threshold", type=_positive_float, default=DEFAULT_BEAM_THRESHOLD, metavar="LOGP",
+                   help=f"drop hypotheses more than this (natural log) below their frame's best, whatever the "
+                        f"beam width (default {DEFAULT_BEAM_THRESHOLD:g}; lower is faster but loses words that the LM "
+                        "favours only once they are spelled out)")
     g.add_argument("--lm-weight", type=float, default=DEFAULT_LM_WEIGHT,
                    help=f"LM weight (default {DEFAULT_LM_WEIGHT:g})")
     g.add_argument("--word-score", type=float, default=0.0, help="score added per word (default 0)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .lm import (DEFAULT_BEAM_SIZE, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm,
+from .lm import (DEFAULT_BEAM_SIZE, DEFAULT_BEAM_THRESHOLD, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm,
                  write_lexicon)
 from asr.runtime.native import quiet_native_stderr
 from asr.vocab import BLANK, VOCAB, invalid_chars, normalize_text
@@ -40,7 +40,7 @@ class HotwordError(ValueError):
 class DecoderConfig:
     decoder: str = "greedy"  # greedy | beam
     beam_size: int = DEFAULT_BEAM_SIZE
-    beam_threshold: float = 25.0  # drop hypotheses this far (log) below the best
+    beam_threshold: float = DEFAULT_BEAM_THRESHOLD  # drop hypotheses this far (log) below the best
     lm: str | None = "default"  # 'default' (bundled), 'none'/None, or an ARPA path (plain or .gz)
     lm_weight: float = DEFAULT_LM_WEIGHT
     word_score: float = 0.0

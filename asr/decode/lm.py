@@ -16,7 +16,7 @@ from pathlib import Path
 from asr.text import sentence_split, spoken_form
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary",
+__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BEAM_THRESHOLD", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary",
            "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
 
 DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
@@ -31,6 +31,9 @@ DEFAULT_BLANK_PENALTY = 1.5
 # speakers and 2.8 on the LibriVox clips, at about 2.5x the search time; streaming at 100 ms stays far inside its
 # RTF goal.
 DEFAULT_BEAM_SIZE = 256
+# Hypotheses more than this (natural log) below the best of their frame are dropped, whatever the beam width: a
+# lower value is faster and loses words whose LM reward comes late; flashlight's own default.
+DEFAULT_BEAM_THRESHOLD = 25.0
 SPECIAL = {"<s>", "</s>", "<unk>"}
 
 
