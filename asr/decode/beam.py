@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from .lm import (DEFAULT_BEAM_SIZE, DEFAULT_BEAM_THRESHOLD, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, LmError, lm_vocabulary, resolve_lm,
-                 write_lexicon)
+from .lm import (DEFAULT_BEAM_SIZE, DEFAULT_BEAM_THRESHOLD, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT, LmError,
+                 lm_vocabulary, resolve_lm, write_lexicon)
 from asr.runtime.native import quiet_native_stderr
 from asr.vocab import BLANK, VOCAB, invalid_chars, normalize_text
 

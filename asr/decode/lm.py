@@ -16,8 +16,8 @@ from pathlib import Path
 from asr.text import sentence_split, spoken_form
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BEAM_THRESHOLD", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT", "LmError", "LmVocabulary",
-           "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
+__all__ = ["DEFAULT_BEAM_SIZE", "DEFAULT_BEAM_THRESHOLD", "DEFAULT_BLANK_PENALTY", "DEFAULT_LM", "DEFAULT_LM_WEIGHT",
+           "LmError", "LmVocabulary", "build_lm", "lm_vocabulary", "resolve_lm", "write_lexicon"]
 
 DEFAULT_LM = Path(__file__).parent.parent / "assets" / "lm" / "default-3gram.arpa.gz"
 # The beam search's defaults, chosen at beam 256 on the two real dev sets (docs/language-model.md, "Blank penalty"):
@@ -34,7 +34,7 @@ DEFAULT_BEAM_SIZE = 256
 # Hypotheses more than this (natural log) below the best of their frame are dropped, whatever the beam width: a
 # lower value is faster and loses words whose LM reward comes late. Measured on version 11 (docs/language-model.md,
 # "Beam threshold"): 15 instead of flashlight's 25 gives the same WER (within 0.06) on every dev set, in about 30 %
-# less search time; 10 costs 0.2-0.3 points, 5 costs 5.
+# less search time; 10 costs 0.2-0.3 points, 5 about 5.
 DEFAULT_BEAM_THRESHOLD = 15.0
 SPECIAL = {"<s>", "</s>", "<unk>"}
 
