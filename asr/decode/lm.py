@@ -34,7 +34,7 @@ DEFAULT_BEAM_SIZE = 256
 # Hypotheses more than this (natural log) below the best of their frame are dropped, whatever the beam width: a
 # lower value is faster and loses words whose LM reward comes late. Measured on version 11 (docs/language-model.md,
 # "Beam threshold"): 15 instead of flashlight's 25 gives the same WER (within 0.06) on every dev set, in about 30 %
-# less search time; 10 costs 0.2-0.3 points, 5 about 5.
+# less search time; 10 costs 0.16-0.33 points, 5 about 5.
 DEFAULT_BEAM_THRESHOLD = 15.0
 SPECIAL = {"<s>", "</s>", "<unk>"}
 
