@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import SAMPLE_RATE, load_audio
+from asr.cli.common import beam_config, search_options
 from asr.runtime import PRECISIONS, load_for_inference
 from data.librispeech import read_subset
 from stream import Recognizer
@@ -85,8 +86,7 @@ def main() -> None:
     p.add_argument("--speed-minutes", type=float, default=5.0, help="audio per chunk size for the RTF table")
     p.add_argument("--chunks", default="20,40,100,200")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
-    p.add_argument("--beam-size", type=int, help="default: asr.decode.beam.DecoderConfig's")
-    p.add_argument("--beam-threshold", type=float, help="default: asr.decode.beam.DecoderConfig's")
+    search_options(p)  # --beam-size, --beam-threshold, --lm-weight, ...: the decoding commands' defaults
     p.add_argument("--lm", default="default", help="LM for --decoder beam (default: the bundled one)")
     p.add_argument("--precision", choices=PRECISIONS, default="int8",
                    help="as asr stream (default int8: the runtime without torch, so the RSS figures have no torch)")
@@ -94,11 +94,9 @@ def main() -> None:
     args = p.parse_args()
     beam = None
     if args.decoder == "beam":  # torch and torchaudio's decoder
-        from asr.decode.beam import BeamSearch, DecoderConfig
+        from asr.decode.beam import BeamSearch
 
-        search = {k: v for k, v in (("beam_size", args.beam_size), ("beam_threshold", args.beam_threshold))
-                  if v is not None}
-        beam = BeamSearch(DecoderConfig("beam", lm=args.lm, **search))
+        beam = BeamSearch(beam_config(args))
     model = load_for_inference(args.model, args.precision)
     if sys.modules.get("torch") is not None:
         import torch
