@@ -66,7 +66,8 @@ def run(model, waves, chunk_ms: int, seconds: float, beam=None) -> dict:
     ms = np.array(times) * 1000
     per5 = int(300_000 / chunk_ms)  # chunks in 5 minutes
     out = {
-        "chunk_ms": chunk_ms, "audio_seconds": len(times) * chunk_ms / 1000, "rtf": float(np.sum(times)) / (len(times) * chunk_ms / 1000),
+        "chunk_ms": chunk_ms, "audio_seconds": len(times) * chunk_ms / 1000,
+        "rtf": float(np.sum(times)) / (len(times) * chunk_ms / 1000),
         "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)), "finals": finals,
         "rss_start_mb": rss0, "rss_end_mb": rss[-1], "rss_growth_mb": rss[-1] - rss[0],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

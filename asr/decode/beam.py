@@ -210,5 +210,7 @@ class BeamSearch:
         if best is None:
             return ([] if self.spells_words else None), [BLANK] * self.frames
         path = list(best.tokens)[1: self.frames + 1]
-        words = [self.decoder.word_dict.get_entry(x).lower() for x in best.words if x >= 0] if self.spells_words else None
+        words = None
+        if self.spells_words:
+            words = [self.decoder.word_dict.get_entry(x).lower() for x in best.words if x >= 0]
         return words, path
