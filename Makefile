@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := espeak-ng flite ffmpeg libsndfile1 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils \
 	chromium chromium-driver
 
-.PHONY: demo test setup system-packages voices clean
+.PHONY: demo test setup system-packages voices corpora clean
 
 demo: setup
 	@echo "== asr transcribe asr/assets/sample.flac"
@@ -60,6 +60,40 @@ voices:
 		echo "  sudo $$enable"; \
 		echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
 	fi
+
+# The corpora the bundled model is trained and measured on (docs/default-model.md, "Data"): the real speech of
+# ../shared/data/speech imported, the pocketsphinx-testdata clips, the synthetic dev/test sets and the three
+# synthetic training mixtures, all linked under $(CORPORA)/all. Every step is idempotent: a rerun skips what exists.
+# About 30 minutes on 2 cores; needs `make voices` (run first) and Debian's pocketsphinx-testdata.
+CORPORA ?= corpora
+SPEECH  ?= ../shared/data/speech
+TEXT    ?= ../shared/data/text/sentences.txt.gz
+ASR     := $(VENV)/bin/asr
+# `asr synth` refuses a subset that has files; a stamp marks each one made whole, so a rerun skips it
+SYNTH   := f() { n=$$1; shift; test -f $(CORPORA)/synth/.$$n.done && { echo "$$n: made already"; return 0; }; \
+	echo "asr synth --subset $$n $$*"; \
+	$(ASR) synth --text $(TEXT) --out $(CORPORA)/synth --subset $$n "$$@" && touch $(CORPORA)/synth/.$$n.done; }; f
+corpora: setup voices
+	@dpkg -s pocketsphinx-testdata >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pocketsphinx-testdata; \
+		else echo "run: sudo apt-get install -y pocketsphinx-testdata"; exit 1; fi; }
+	$(ASR) import kaldi $(SPEECH)/speechocean762/train $(SPEECH)/speechocean762/test --out $(CORPORA)/real \
+		--subset so762 --dev-speakers 20
+	$(ASR) import ljspeech $(SPEECH)/ljspeech --out $(CORPORA)/real --subset lj002
+	$(ASR) import fsdd $(SPEECH)/fsdd --out $(CORPORA)/real --subset fsdd
+	$(ASR) import commands $(SPEECH)/speech_commands --out $(CORPORA)/real --subset commands
+	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set librivox
+	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set cards
+	@$(SYNTH) synth-dev --hours 0.5 --split dev --seed 1
+	@$(SYNTH) synth-test --hours 0.5 --split dev --exclude-subset synth-dev --seed 3 --workers 1
+	@$(SYNTH) synth-dev-new --hours 0.2 --voices rhvoice,pico --split dev --seed 1 --workers 1
+	@$(SYNTH) synth-mix --hours 4 --voices all --split train --seed 5 --workers 2
+	@$(SYNTH) synth-mix2 --hours 6 --voices all --split train --seed 6 --workers 2
+	@$(SYNTH) synth-mix3 --hours 6 --voices all --split train --seed 7 --workers 2
+	mkdir -p $(CORPORA)/all/LibriSpeech
+	for d in $(CORPORA)/real/LibriSpeech/* $(CORPORA)/synth/LibriSpeech/*; do \
+		ln -sfn "$$(cd "$$d" && pwd)" $(CORPORA)/all/LibriSpeech/$$(basename "$$d"); done
+	@echo "corpora ready: asr eval --data $(CORPORA)/all --subset lj002"
 
 clean:
 	rm -rf $(VENV) build *.egg-info
