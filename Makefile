@@ -62,9 +62,10 @@ voices:
 	fi
 
 # The corpora the bundled model is trained and measured on (docs/default-model.md, "Data"): the real speech of
-# ../shared/data/speech imported, the pocketsphinx-testdata clips, the synthetic dev/test sets and the three
-# synthetic training mixtures, all linked under $(CORPORA)/all. Every step is idempotent: a rerun skips what exists.
-# About 30 minutes on 2 cores; needs `make voices` (run first) and Debian's pocketsphinx-testdata.
+# ../shared/data/speech imported, the pocketsphinx-testdata clips, the synthetic dev/test sets, the three
+# synthetic training mixtures and the number-rich ones (data/numbers.py; a later --text wins), all linked under
+# $(CORPORA)/all. Every step is idempotent: a rerun skips what exists. About 40 minutes on 2 cores; needs
+# `make voices` (run first) and Debian's pocketsphinx-testdata.
 CORPORA ?= corpora
 SPEECH  ?= ../shared/data/speech
 TEXT    ?= ../shared/data/text/sentences.txt.gz
@@ -90,6 +91,11 @@ corpora: setup voices
 	@$(SYNTH) synth-mix --hours 4 --voices all --split train --seed 5 --workers 2
 	@$(SYNTH) synth-mix2 --hours 6 --voices all --split train --seed 6 --workers 2
 	@$(SYNTH) synth-mix3 --hours 6 --voices all --split train --seed 7 --workers 2
+	$(PY) -m data.numbers --text $(TEXT) --out $(CORPORA)/text/numbers.txt.gz --count 40000 --seed 0
+	@$(SYNTH) synth-num --hours 2 --voices all --split train --seed 8 --workers 2 --text $(CORPORA)/text/numbers.txt.gz
+	@$(SYNTH) synth-num2 --hours 4 --voices all --split train --seed 10 --workers 2 --exclude-subset synth-num \
+		--text $(CORPORA)/text/numbers.txt.gz
+	@$(SYNTH) synth-num-dev --hours 0.2 --voices all --split dev --seed 9 --workers 2 --text $(CORPORA)/text/numbers.txt.gz
 	mkdir -p $(CORPORA)/all/LibriSpeech
 	for d in $(CORPORA)/real/LibriSpeech/* $(CORPORA)/synth/LibriSpeech/*; do \
 		ln -sfn "$$(cd "$$d" && pwd)" $(CORPORA)/all/LibriSpeech/$$(basename "$$d"); done
