@@ -25,7 +25,7 @@ from pathlib import Path
 
 from asr.text import number_words, ordinal_words, sentence_split, spoken_form
 
-__all__ = ["number_sentences", "number_phrase"]
+__all__ = ["number_sentences", "number_phrases", "number_phrase"]
 
 MONTHS = ("january february march april may june july august september october november december").split()
 COUNTED = ("men women children people persons prisoners debtors soldiers houses rooms cells windows doors books "
@@ -172,16 +172,33 @@ def number_sentences(sentences: list[str], count_: int, seed: int = 0) -> list[s
     return list(out)
 
 
+def number_phrases(count_: int, seed: int = 0) -> list[str]:
+    """`count_` distinct upper-case number phrases on their own, framed or not (for a language model's text)."""
+    rng = random.Random(seed)
+    out: dict[str, None] = {}
+    for _ in range(count_ * 20):
+        if len(out) == count_:
+            break
+        out[" ".join((framed(rng) if rng.random() < 0.5 else number_phrase(rng)).upper().split())] = None
+    return list(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--text", required=True, help="book sentences, one per line (plain or .gz), normalised")
     p.add_argument("--out", required=True, help="the number sentences (.txt or .txt.gz)")
     p.add_argument("--count", type=int, default=40000, help="lines to write (default 40000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--phrases", action="store_true",
+                   help="write the number phrases and framed sentences alone, without book sentences (text for "
+                        "`asr lm build`, added to the book text)")
     args = p.parse_args()
     with (gzip.open if args.text.endswith(".gz") else open)(args.text, "rt", encoding="utf-8") as f:
         sentences = [" ".join(line.upper().split()) for line in f if VALID.fullmatch(" ".join(line.upper().split()))]
-    lines = number_sentences(sentences, args.count, args.seed)
+    if args.phrases:
+        lines = number_phrases(args.count, args.seed)
+    else:
+        lines = number_sentences(sentences, args.count, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with (gzip.open if out.suffix == ".gz" else open)(out, "wt", encoding="utf-8") as f:
