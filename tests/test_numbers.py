@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from asr.text import sentence_split, spoken_form
-from data.numbers import VALID, cardinal, number_phrase, number_sentences, year
+from data.numbers import VALID, cardinal, number_phrase, number_phrases, number_sentences, year
 
 NUMBER_WORDS = set("zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
@@ -54,3 +54,11 @@ def test_command_line_writes_gzip(tmp_path: Path):
     lines = gzip.open(out, "rt").read().split("\n")[:-1]
     assert len(lines) == 50 and f"{out}: 50 sentences" in done.stdout
     assert not any("VALID" in line or "12" in line for line in lines)
+
+
+def test_phrases_for_the_lm_carry_no_book_text():
+    phrases = number_phrases(200, seed=2)
+    assert len(set(phrases)) == 200 and phrases == number_phrases(200, seed=2)
+    assert all(VALID.fullmatch(p) and not any(b in p for b in BOOK) for p in phrases)
+    spoken = NUMBER_WORDS | {"FIRST", "SECOND", "THIRD"}
+    assert all(any(w in spoken or w.endswith("TH") for w in p.split()) for p in phrases)  # ordinals count
