@@ -69,6 +69,7 @@ voices:
 CORPORA ?= corpora
 SPEECH  ?= ../shared/data/speech
 TEXT    ?= ../shared/data/text/sentences.txt.gz
+NUMTEXT := $(CORPORA)/text/numbers.txt.gz
 ASR     := $(VENV)/bin/asr
 # `asr synth` refuses a subset that has files; a stamp marks each one made whole, so a rerun skips it
 SYNTH   := f() { n=$$1; shift; test -f $(CORPORA)/synth/.$$n.done && { echo "$$n: made already"; return 0; }; \
@@ -91,11 +92,11 @@ corpora: setup voices
 	@$(SYNTH) synth-mix --hours 4 --voices all --split train --seed 5 --workers 2
 	@$(SYNTH) synth-mix2 --hours 6 --voices all --split train --seed 6 --workers 2
 	@$(SYNTH) synth-mix3 --hours 6 --voices all --split train --seed 7 --workers 2
-	$(PY) -m data.numbers --text $(TEXT) --out $(CORPORA)/text/numbers.txt.gz --count 40000 --seed 0
-	@$(SYNTH) synth-num --hours 2 --voices all --split train --seed 8 --workers 2 --text $(CORPORA)/text/numbers.txt.gz
+	$(PY) -m data.numbers --text $(TEXT) --out $(NUMTEXT) --count 40000 --seed 0
+	@$(SYNTH) synth-num --hours 2 --voices all --split train --seed 8 --workers 2 --text $(NUMTEXT)
 	@$(SYNTH) synth-num2 --hours 4 --voices all --split train --seed 10 --workers 2 --exclude-subset synth-num \
-		--text $(CORPORA)/text/numbers.txt.gz
-	@$(SYNTH) synth-num-dev --hours 0.2 --voices all --split dev --seed 9 --workers 2 --text $(CORPORA)/text/numbers.txt.gz
+		--text $(NUMTEXT)
+	@$(SYNTH) synth-num-dev --hours 0.2 --voices all --split dev --seed 9 --workers 2 --text $(NUMTEXT)
 	mkdir -p $(CORPORA)/all/LibriSpeech
 	for d in $(CORPORA)/real/LibriSpeech/* $(CORPORA)/synth/LibriSpeech/*; do \
 		ln -sfn "$$(cd "$$d" && pwd)" $(CORPORA)/all/LibriSpeech/$$(basename "$$d"); done

@@ -23,9 +23,11 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["spoken_form", "number_words", "ordinal_words", "sentence_split"]
+__all__ = ["spoken_form", "number_words", "ordinal_words", "sentence_split", "NORMALISED_LINE"]
 
 DEV_PER_MILLE = 30  # sentences whose hash falls here are dev only (3 %)
+# a sentence as ../shared/data/text writes it and `asr synth` speaks it: upper case A-Z and apostrophe, single spaces
+NORMALISED_LINE = re.compile(r"[A-Z']+( [A-Z']+)*")
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()

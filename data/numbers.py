@@ -20,10 +20,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import random
-import re
 from pathlib import Path
 
-from asr.text import number_words, ordinal_words, sentence_split, spoken_form
+from asr.text import NORMALISED_LINE, number_words, ordinal_words, sentence_split, spoken_form
 
 __all__ = ["number_sentences", "number_phrases", "number_phrase"]
 
@@ -33,7 +32,6 @@ COUNTED = ("men women children people persons prisoners debtors soldiers houses 
            "years months weeks days hours minutes seconds guests members votes copies tickets boxes steps").split()
 MEASURES = ("feet inches yards miles metres kilometres pounds ounces tons kilograms acres degrees percent years "
             "months weeks days hours minutes seconds").split()
-VALID = re.compile(r"[A-Z']+( [A-Z']+)*")
 
 
 def cardinal(n: int, rng: random.Random) -> str:
@@ -43,9 +41,10 @@ def cardinal(n: int, rng: random.Random) -> str:
         return number_words(n // 100) + " hundred"
     words = number_words(n)
     if rng.random() < 0.35 and n % 100 and n > 100:
-        head, _, tail = words.rpartition(" hundred " if " hundred " in words else " thousand ")
+        scale = "hundred" if " hundred " in words else "thousand"
+        head, _, tail = words.rpartition(f" {scale} ")
         if head and tail and len(tail.split()) <= 2:
-            return f"{head} {'hundred' if ' hundred ' in words else 'thousand'} and {tail}"
+            return f"{head} {scale} and {tail}"
     return words
 
 
@@ -164,10 +163,10 @@ def number_sentences(sentences: list[str], count_: int, seed: int = 0) -> list[s
                 continue
             base = rng.choice(pool).lower()
             line = f"{phrase} {base}" if rng.random() < 0.5 else f"{base} {phrase}"
-            if sentence_split(line.upper()) != sentence_split(base.upper()):
+            if sentence_split(line) != sentence_split(base):  # it folds case itself
                 continue
         line = " ".join(line.upper().split())
-        if VALID.fullmatch(line):
+        if NORMALISED_LINE.fullmatch(line):
             out[line] = None
     return list(out)
 
@@ -193,11 +192,11 @@ def main() -> None:
                    help="write the number phrases and framed sentences alone, without book sentences (text for "
                         "`asr lm build`, added to the book text)")
     args = p.parse_args()
-    with (gzip.open if args.text.endswith(".gz") else open)(args.text, "rt", encoding="utf-8") as f:
-        sentences = [" ".join(line.upper().split()) for line in f if VALID.fullmatch(" ".join(line.upper().split()))]
     if args.phrases:
         lines = number_phrases(args.count, args.seed)
-    else:
+    else:  # the book sentences in file order, each once as written
+        with (gzip.open if args.text.endswith(".gz") else open)(args.text, "rt", encoding="utf-8") as f:
+            sentences = [s for s in (" ".join(line.upper().split()) for line in f) if NORMALISED_LINE.fullmatch(s)]
         lines = number_sentences(sentences, args.count, args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

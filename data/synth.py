@@ -24,7 +24,6 @@ import gzip
 import multiprocessing as mp
 import queue
 import random
-import re
 import tempfile
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from asr.text import sentence_split
+from asr.text import NORMALISED_LINE, sentence_split
 
 from .voices import DEFAULT_ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
 
@@ -50,7 +49,6 @@ PAD_S = (0.1, 0.3)          # silence kept at each end
 MIN_SECONDS = 0.5           # shorter output counts as a failure
 MAX_FAILS_IN_A_ROW = 20     # then the engine is broken: stop
 IN_FLIGHT = 4               # jobs queued per worker
-_VALID = re.compile(r"[A-Z']+( [A-Z']+)*")
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def _read_sentences(path: Path, split: str) -> list[str]:
         raise SynthError(f"text file not found: {path}")
     with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
         lines = (" ".join(line.upper().split()) for line in f)
-        sentences = sorted({s for s in lines if _VALID.fullmatch(s)})
+        sentences = sorted({s for s in lines if NORMALISED_LINE.fullmatch(s)})
     return [s for s in sentences if split == "all" or sentence_split(s) == split]
 
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from asr.text import sentence_split, spoken_form
-from data.numbers import VALID, cardinal, number_phrase, number_phrases, number_sentences, year
+from asr.text import NORMALISED_LINE as VALID, sentence_split, spoken_form
+from data.numbers import cardinal, number_phrase, number_phrases, number_sentences, year
 
 NUMBER_WORDS = set("zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
