@@ -87,6 +87,20 @@ def test_eval_json_keys(tiny_corpus, random_model_path):
     assert out["utterances"] == 2 and out["audio_seconds"] > 1
 
 
+def test_eval_report_adds_up_to_the_wer(tiny_corpus, random_model_path):
+    r = run_asr("eval", "--data", tiny_corpus, "--subset", "tiny-dev", "--model", random_model_path,
+                "--format", "json", "--report", "3")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    rep = out["report"]
+    assert rep["correct"] + rep["substitutions"] + rep["deletions"] == rep["reference_words"] > 0
+    errors = rep["substitutions"] + rep["deletions"] + rep["insertions"]
+    assert 100 * errors / rep["reference_words"] == pytest.approx(out["wer"], abs=0.01)
+    assert len(rep["missed"]) <= 3 and all(m["missed"] <= m["said"] for m in rep["missed"])
+    bad = run_asr("eval", "--data", tiny_corpus, "--subset", "tiny-dev", "--report", "0")
+    assert bad.returncode == 2 and "must be 1 or more" in bad.stderr
+
+
 def test_eval_missing_subset_is_one_line(tmp_path, random_model_path):
     r = run_asr("eval", "--data", tmp_path, "--subset", "nope", "--model", random_model_path)
     assert r.returncode == 2 and "no subset 'nope'" in r.stderr and "Traceback" not in r.stderr

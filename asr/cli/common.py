@@ -8,7 +8,7 @@ import sys
 from asr.decode.lm import DEFAULT_BEAM_SIZE, DEFAULT_BEAM_THRESHOLD, DEFAULT_BLANK_PENALTY, DEFAULT_LM_WEIGHT
 
 __all__ = ["fail", "load_model_or_exit", "set_threads", "beam_config", "beam_or_exit", "decoding_options",
-           "search_options", "precision_option"]
+           "search_options", "precision_option", "positive_int"]
 
 
 def fail(message: str, status: int) -> int:
@@ -73,6 +73,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
     return value
 
 

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from train.levels import GAIN_RANGE
 
-from .common import beam_or_exit, decoding_options, fail, load_model_or_exit, precision_option, set_threads
+from .common import (beam_or_exit, decoding_options, fail, load_model_or_exit, positive_int, precision_option,
+                     set_threads)
 
 __all__ = ["add_eval", "add_train", "add_compare"]
 
 
 def cmd_eval(args) -> int:
     from data.librispeech import read_subset
+    from train.errors import error_report
     from train.evaluate import evaluate
 
     model = load_model_or_exit(args.model, args.precision)
@@ -28,8 +30,12 @@ def cmd_eval(args) -> int:
         return fail(f"no usable utterances in {args.subset}", 1)
     beam = beam_or_exit(args)
     result = evaluate(model, utterances, progress=args.format == "text" and sys.stderr.isatty(), beam=beam)
+    report = None
+    if args.report is not None:
+        report = error_report([r for _, r, _ in result.hypotheses], [h for _, _, h in result.hypotheses], args.report)
     if args.format == "json":
-        print(json.dumps({**result.as_dict(), "subset": args.subset, "decoder": "beam" if beam else "greedy"}))
+        extra = {"report": report.as_dict()} if report else {}
+        print(json.dumps({**result.as_dict(), "subset": args.subset, "decoder": "beam" if beam else "greedy", **extra}))
     else:
         print(f"{args.subset} ({'beam' if beam else 'greedy'}): WER {result.wer:.2f}%  CER {result.cer:.2f}%  "
               f"({result.utterances} utterances, {result.audio_seconds / 60:.1f} min of audio, RTF {result.rtf:.4f})")
@@ -37,6 +43,8 @@ def cmd_eval(args) -> int:
             for utt_id, ref, hyp in result.hypotheses:
                 if ref != hyp:
                     print(f"{utt_id}\n  REF: {ref}\n  HYP: {hyp}")
+        for line in report.lines() if report else ():
+            print(line)
     return 0
 
 
@@ -135,6 +143,10 @@ def add_eval(sub) -> None:
     e.add_argument("--format", choices=["text", "json"], default="text",
                    help="json prints one object with wer, cer, utterances, audio_seconds, rtf")
     e.add_argument("--show-errors", action="store_true", help="print reference and hypothesis of each error")
+    e.add_argument("--report", type=positive_int, nargs="?", const=10, metavar="N",
+                   help="also count the word errors: substitutions, deletions and insertions, the N reference "
+                        "words most often missed (with how often each was said) and the N most frequent "
+                        "substitutions, deletions and insertions (default N: 10; in --format json as \"report\")")
     e.add_argument("--threads", type=int, help="torch CPU threads")
     decoding_options(e)
     precision_option(e)

@@ -1,0 +1,78 @@
+"""Where the word errors are (`asr eval --report`): substitutions, deletions and insertions counted
+from jiwer's word alignment, the reference words most often missed with how often each was said, and
+the most frequent confusions, as in sclite's detail report (the counts add up to the WER's numerator)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import jiwer
+
+__all__ = ["ErrorReport", "error_report"]
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    reference_words: int
+    correct: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    missed: tuple[tuple[str, int, int], ...]  # (word, times missed, times said), most missed first
+    substituted: tuple[tuple[str, str, int], ...]  # (reference word, hypothesis word, count)
+    deleted: tuple[tuple[str, int], ...]
+    inserted: tuple[tuple[str, int], ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "reference_words": self.reference_words, "correct": self.correct, "substitutions": self.substitutions,
+            "deletions": self.deletions, "insertions": self.insertions,
+            "missed": [{"word": w, "missed": m, "said": n} for w, m, n in self.missed],
+            "substituted": [{"reference": r, "hypothesis": h, "count": c} for r, h, c in self.substituted],
+            "deleted": [{"word": w, "count": c} for w, c in self.deleted],
+            "inserted": [{"word": w, "count": c} for w, c in self.inserted],
+        }
+
+    def lines(self) -> list[str]:
+        """The report as lines of text: totals, then one line per list (counts in parentheses)."""
+        n = max(self.reference_words, 1)
+        out = [f"{self.reference_words} reference words: {self.correct} correct ({100 * self.correct / n:.1f}%), "
+               f"{self.substitutions} substituted, {self.deletions} deleted; {self.insertions} inserted"]
+        if self.missed:
+            out.append("most missed (missed/said): " + ", ".join(f"{w} {m}/{s}" for w, m, s in self.missed))
+        if self.substituted:
+            out.append("substitutions: " + ", ".join(f"{r}->{h} ({c})" for r, h, c in self.substituted))
+        if self.deleted:
+            out.append("deletions: " + ", ".join(f"{w} ({c})" for w, c in self.deleted))
+        if self.inserted:
+            out.append("insertions: " + ", ".join(f"{w} ({c})" for w, c in self.inserted))
+        return out
+
+
+def error_report(refs: list[str], hyps: list[str], top: int = 10) -> ErrorReport:
+    """Word-level error counts of hypotheses against references; each list keeps its `top` entries
+    (ties in first-seen order). Empty references are skipped, as in the WER."""
+    pairs = [(r, h) for r, h in zip(refs, hyps) if r.split()]
+    said, missed, subs, dels, ins = Counter(), Counter(), Counter(), Counter(), Counter()
+    if pairs:
+        out = jiwer.process_words([r for r, _ in pairs], [h for _, h in pairs])
+        for ref, hyp, chunks in zip(out.references, out.hypotheses, out.alignments):
+            said.update(ref)
+            for c in chunks:
+                ref_words, hyp_words = ref[c.ref_start_idx:c.ref_end_idx], hyp[c.hyp_start_idx:c.hyp_end_idx]
+                if c.type == "substitute":
+                    subs.update(zip(ref_words, hyp_words))
+                    missed.update(ref_words)
+                elif c.type == "delete":
+                    dels.update(ref_words)
+                    missed.update(ref_words)
+                elif c.type == "insert":
+                    ins.update(hyp_words)
+    n_subs, n_dels = sum(subs.values()), sum(dels.values())
+    return ErrorReport(
+        reference_words=sum(said.values()), correct=sum(said.values()) - n_subs - n_dels,
+        substitutions=n_subs, deletions=n_dels, insertions=sum(ins.values()),
+        missed=tuple((w, m, said[w]) for w, m in missed.most_common(top)),
+        substituted=tuple((r, h, c) for (r, h), c in subs.most_common(top)),
+        deleted=tuple(dels.most_common(top)), inserted=tuple(ins.most_common(top)),
+    )
