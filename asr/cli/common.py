@@ -65,26 +65,25 @@ def beam_or_exit(args):
 
 
 
+def _number(text: str, convert, noun: str, ok, rule: str):
+    """argparse type body: `convert(text)` (else "not NOUN"), refused with "must be RULE" unless `ok(value)`."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, not {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     """argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
-    return value
+    return _number(text, float, "a number", lambda v: 0 < v < float("inf"), "a number above 0")
 
 
 def positive_int(text: str) -> int:
     """argparse type: a whole number above 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
-    return value
+    return _number(text, int, "a whole number", lambda v: v >= 1, "1 or more")
 
 
 def search_options(g) -> None:
