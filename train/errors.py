@@ -51,11 +51,10 @@ class ErrorReport:
 
 def error_report(refs: list[str], hyps: list[str], top: int = 10) -> ErrorReport:
     """Word-level error counts of hypotheses against references; each list keeps its `top` entries
-    (ties in first-seen order). Empty references are skipped, as in the WER."""
-    pairs = [(r, h) for r, h in zip(refs, hyps) if r.split()]
+    (ties in first-seen order). An empty reference adds its hypothesis's words as insertions, as in the WER."""
     said, missed, subs, dels, ins = Counter(), Counter(), Counter(), Counter(), Counter()
-    if pairs:
-        out = jiwer.process_words([r for r, _ in pairs], [h for _, h in pairs])
+    if refs:
+        out = jiwer.process_words(list(refs), list(hyps))
         for ref, hyp, chunks in zip(out.references, out.hypotheses, out.alignments):
             said.update(ref)
             for c in chunks:
