@@ -63,7 +63,7 @@ voices:
 
 # The corpora the bundled model is trained and measured on (docs/default-model.md, "Data"): the real speech of
 # ../shared/data/speech imported, the pocketsphinx-testdata clips, the synthetic dev/test sets, the three
-# synthetic training mixtures and the number-rich ones (data/numbers.py; a later --text wins), all linked under
+# synthetic training mixtures and the number-rich ones (data/numbers.py), all linked under
 # $(CORPORA)/all. Every step is idempotent: a rerun skips what exists. About 40 minutes on 2 cores; needs
 # `make voices` (run first) and Debian's pocketsphinx-testdata.
 CORPORA ?= corpora
@@ -72,9 +72,10 @@ TEXT    ?= ../shared/data/text/sentences.txt.gz
 NUMTEXT := $(CORPORA)/text/numbers.txt.gz
 ASR     := $(VENV)/bin/asr
 # `asr synth` refuses a subset that has files; a stamp marks each one made whole, so a rerun skips it
-SYNTH   := f() { n=$$1; shift; test -f $(CORPORA)/synth/.$$n.done && { echo "$$n: made already"; return 0; }; \
-	echo "asr synth --subset $$n $$*"; \
-	$(ASR) synth --text $(TEXT) --out $(CORPORA)/synth --subset $$n "$$@" && touch $(CORPORA)/synth/.$$n.done; }; f
+# $(SYNTH) NAME TEXT ARGS...: asr synth --subset NAME --text TEXT ARGS, unless NAME was made already
+SYNTH   := f() { n=$$1; t=$$2; shift 2; test -f $(CORPORA)/synth/.$$n.done && { echo "$$n: made already"; return 0; }; \
+	echo "asr synth --subset $$n --text $$t $$*"; \
+	$(ASR) synth --text $$t --out $(CORPORA)/synth --subset $$n "$$@" && touch $(CORPORA)/synth/.$$n.done; }; f
 corpora: setup voices
 	@dpkg -s pocketsphinx-testdata >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pocketsphinx-testdata; \
@@ -86,17 +87,17 @@ corpora: setup voices
 	$(ASR) import commands $(SPEECH)/speech_commands --out $(CORPORA)/real --subset commands
 	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set librivox
 	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set cards
-	@$(SYNTH) synth-dev --hours 0.5 --split dev --seed 1
-	@$(SYNTH) synth-test --hours 0.5 --split dev --exclude-subset synth-dev --seed 3 --workers 1
-	@$(SYNTH) synth-dev-new --hours 0.2 --voices rhvoice,pico --split dev --seed 1 --workers 1
-	@$(SYNTH) synth-mix --hours 4 --voices all --split train --seed 5 --workers 2
-	@$(SYNTH) synth-mix2 --hours 6 --voices all --split train --seed 6 --workers 2
-	@$(SYNTH) synth-mix3 --hours 6 --voices all --split train --seed 7 --workers 2
+	@$(SYNTH) synth-dev $(TEXT) --hours 0.5 --split dev --seed 1
+	@$(SYNTH) synth-test $(TEXT) --hours 0.5 --split dev --exclude-subset synth-dev --seed 3 --workers 1
+	@$(SYNTH) synth-dev-new $(TEXT) --hours 0.2 --voices rhvoice,pico --split dev --seed 1 --workers 1
+	@$(SYNTH) synth-mix $(TEXT) --hours 4 --voices all --split train --seed 5 --workers 2
+	@$(SYNTH) synth-mix2 $(TEXT) --hours 6 --voices all --split train --seed 6 --workers 2
+	@$(SYNTH) synth-mix3 $(TEXT) --hours 6 --voices all --split train --seed 7 --workers 2
 	$(PY) -m data.numbers --text $(TEXT) --out $(NUMTEXT) --count 40000 --seed 0
-	@$(SYNTH) synth-num --hours 2 --voices all --split train --seed 8 --workers 2 --text $(NUMTEXT)
-	@$(SYNTH) synth-num2 --hours 4 --voices all --split train --seed 10 --workers 2 --exclude-subset synth-num \
-		--text $(NUMTEXT)
-	@$(SYNTH) synth-num-dev --hours 0.2 --voices all --split dev --seed 9 --workers 2 --text $(NUMTEXT)
+	@$(SYNTH) synth-num $(NUMTEXT) --hours 2 --voices all --split train --seed 8 --workers 2
+	@$(SYNTH) synth-num2 $(NUMTEXT) --hours 4 --voices all --split train --seed 10 --workers 2 \
+		--exclude-subset synth-num
+	@$(SYNTH) synth-num-dev $(NUMTEXT) --hours 0.2 --voices all --split dev --seed 9 --workers 2
 	mkdir -p $(CORPORA)/all/LibriSpeech
 	for d in $(CORPORA)/real/LibriSpeech/* $(CORPORA)/synth/LibriSpeech/*; do \
 		ln -sfn "$$(cd "$$d" && pwd)" $(CORPORA)/all/LibriSpeech/$$(basename "$$d"); done
