@@ -277,3 +277,62 @@ def test_feature_gain_adds_one_constant_per_utterance_within_the_gain_range():
     assert 10 < int(unchanged.sum()) < 54  # about half the utterances
     floor = torch.full((2, 3, 80), math.log(LOG_FLOOR))
     assert (feature_gain(floor, 1.0) >= math.log(LOG_FLOOR)).all()  # nothing under the front end's floor
+
+
+def _noise_dir(folder: Path, seconds: float = 2.0) -> Path:
+    """A folder with one recording of white noise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    noise = np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE)).astype(np.float32) * 0.1
+    sf.write(folder / "hiss.flac", noise, SAMPLE_RATE)
+    return folder
+
+
+def test_feature_noise_fills_digital_silence_and_keeps_loud_frames(tmp_path):
+    from asr.audio import LOG_FLOOR
+    from train.augment import FEATURE_NOISE_SNR_DB, feature_noise, list_audio, noise_bank
+
+    bank = noise_bank(list_audio(_noise_dir(tmp_path / "noise")))
+    assert bank.shape[1] == 80 and len(bank) > 150 and torch.isfinite(bank).all()
+    floor = math.log(LOG_FLOOR)
+    feats = torch.full((32, 120, 80), floor)  # digital silence, then speech-loud frames, then padding
+    feats[:, 20:80] = -2.0
+    lens = torch.full((32,), 100)
+    assert torch.equal(feature_noise(feats, lens, 0.0, bank), feats)
+    out = feature_noise(feats, lens, 1.0, bank, torch.Generator().manual_seed(0))
+    assert out.shape == feats.shape and torch.isfinite(out).all()
+    assert (out[:, :20] > floor + 1e-3).all() and out[:, :20].mean() > floor + 8  # no digital silence left
+    assert (out[:, 20:80] - feats[:, 20:80]).abs().max() < 0.05  # 25 dB down or more: the loud frames keep
+    # the noise sits FEATURE_NOISE_SNR_DB under the mean power of the valid frames, one level per utterance
+    mean_power = torch.logsumexp(feats[0, :100].flatten(), 0) - math.log(100 * 80)
+    noise_power = torch.log(torch.exp(out[:, :20]).mean((1, 2)))
+    snr_db = (mean_power - noise_power) / (math.log(10) / 10)
+    assert snr_db.min() > FEATURE_NOISE_SNR_DB[0] - 3 and snr_db.max() < FEATURE_NOISE_SNR_DB[1] + 3
+    assert snr_db.std() > 3  # drawn, not fixed
+    half = feature_noise(feats, lens, 0.5, bank, torch.Generator().manual_seed(1))
+    unchanged = int((half == feats).all(-1).all(-1).sum())
+    assert 6 < unchanged < 26  # about half the utterances
+
+
+def test_noise_bank_refuses_what_it_cannot_use(tmp_path):
+    from train.augment import list_audio, noise_bank
+
+    with pytest.raises(FileNotFoundError):
+        list_audio(tmp_path)  # no recordings
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    with pytest.raises(ValueError, match="broken.wav"):
+        noise_bank(list_audio(tmp_path))
+
+
+def test_train_feature_noise_needs_its_folder_and_is_recorded(tiny_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(tiny_corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--hidden", "32",
+            "--layers", "1", "--batch-seconds", "8", "--epochs", "1", "--out", str(run)]
+    assert main([*base, "--feature-noise", "0.5"]) == 2
+    assert "--feature-noise-dir" in capsys.readouterr().err
+    assert main([*base, "--feature-noise", "1.5", "--feature-noise-dir", str(tmp_path)]) == 2
+    assert "probability" in capsys.readouterr().err
+    noise = _noise_dir(tmp_path / "noise")
+    assert main([*base, "--feature-noise", "0.9", "--feature-noise-dir", str(noise), "--feature-cache", "on"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["feature_noise"] == 0.9 and saved["feature_noise_dir"] == str(noise)
+    assert config_from_json(run / "config.json").feature_noise_dir == noise

@@ -19,8 +19,8 @@ from asr.audio import LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
 from .levels import GAIN_DB
 
-__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "list_audio",
-           "random_eq", "spec_augment", "trim_silence"]
+__all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "feature_noise",
+           "list_audio", "noise_bank", "random_eq", "spec_augment", "trim_silence"]
 
 SPEEDS = (0.9, 1.0, 1.1)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
@@ -239,6 +239,59 @@ def feature_gain(feats: torch.Tensor, prob: float, generator: torch.Generator | 
     db = GAIN_DB[0] + u[:, 0] * (GAIN_DB[1] - GAIN_DB[0])
     shift = (db * (u[:, 1] < prob) * _DB_TO_LOG_POWER).to(feats.dtype)[:, None, None]
     return (feats + shift).clamp_min(math.log(LOG_FLOOR))
+
+
+# --feature-noise: the noise sits this many dB under the utterance's mean power. Synthetic speech has digital
+# silence (6 % of its frames at the front end's floor, none of the real recordings'): the model learns to tell
+# the voices apart by it, and a real word between digital zeros is misheard (docs/default-model.md, "Digital
+# silence"). A floor of real noise 25-55 dB down fills those frames as a microphone's own noise does: on
+# synth-mix2 it gives the real dev sets' quietest 0.1-10 % of values (LJ002, so762-dev: about -16 to -10).
+FEATURE_NOISE_SNR_DB = (25.0, 55.0)
+
+
+def noise_bank(files: list[Path]) -> torch.Tensor:
+    """The log-mel frames (K x n_mels, natural log of power) of the noise recordings, end to end: the
+    source of --feature-noise. Unreadable or too short files are an error: the user named them."""
+    from asr.features import LogMel
+
+    logmel, frames = LogMel(), []
+    for path in files:
+        try:
+            wave = torch.from_numpy(load_audio(path))
+        except AudioError as e:
+            raise ValueError(f"--feature-noise-dir: {path}: {e}") from e
+        f = logmel(wave[None])[0]
+        if not len(f):
+            raise ValueError(f"--feature-noise-dir: {path} is shorter than one frame")
+        frames.append(f)
+    if not frames:
+        raise FileNotFoundError("--feature-noise needs noise recordings (--feature-noise-dir)")
+    return torch.cat(frames)
+
+
+def feature_noise(feats: torch.Tensor, feat_lens: torch.Tensor, prob: float, bank: torch.Tensor,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """B x T x n_mels raw log-mel: with probability `prob`, each utterance gets a stretch of the noise
+    bank (noise_bank) added in the power domain, FEATURE_NOISE_SNR_DB under its mean power over its
+    valid frames: what mixing the noise into the waveform gives, less the phase terms that average out,
+    so cached features can use it. prob 0 returns the input."""
+    if prob <= 0:
+        return feats
+    b, t, _ = feats.shape
+    u = torch.rand(b, 3, generator=generator)
+    out = feats.clone()
+    lo, hi = FEATURE_NOISE_SNR_DB
+    for i in range(b):
+        n = int(feat_lens[i])
+        if u[i, 0] >= prob or n == 0:
+            continue
+        start = int(u[i, 1] * len(bank))
+        noise = bank[(start + torch.arange(t)) % len(bank)].to(feats.device, torch.float32)
+        x = feats[i].float()
+        level = torch.logsumexp(x[:n].flatten(), 0) - torch.logsumexp(noise[:n].flatten(), 0)
+        shift = level - (lo + float(u[i, 2]) * (hi - lo)) * _DB_TO_LOG_POWER
+        out[i] = torch.logaddexp(x, noise + shift).to(feats.dtype)
+    return out
 
 
 TRIM_KEEP_FRAMES = 5  # --trim-silence leaves 0 to this many frames (10 ms each) of leading silence

@@ -39,6 +39,8 @@ class TrainConfig:
     time_stretch: float = 0.0  # random tempo change of each batch's features by up to this fraction
     eq: float = 0.0  # probability of a random equaliser (tilt, peaks, notches) on each utterance's features
     feature_gain: float = 0.0  # probability of a gain in levels.GAIN_DB on each utterance's features
+    feature_noise: float = 0.0  # probability of a floor of real noise on each utterance's features (augment.py)
+    feature_noise_dir: Path | None = None  # the noise recordings --feature-noise draws from
     trim_silence: float = 0.0  # probability of cutting an utterance's leading silence to 0-50 ms
     speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
     noise_dir: Path | None = None  # audio files mixed in at random SNR
@@ -91,7 +93,7 @@ def config_from_json(path: Path, **overrides) -> TrainConfig:
 
     raw = json.loads(Path(path).read_text())
     raw["model"] = ModelConfig(**raw["model"])
-    for key in ("data", "out", "noise_dir", "rir_dir", "init"):
+    for key in ("data", "out", "noise_dir", "feature_noise_dir", "rir_dir", "init"):
         raw[key] = Path(raw[key]) if raw.get(key) is not None else None
     for key in ("train_subsets", "train_weights", "more_dev_subsets"):
         if key in raw:

@@ -25,7 +25,8 @@ from asr.checkpoint import load_model, save_model
 from asr.model import AcousticModel, count_parameters
 
 from . import distributed
-from .augment import feature_gain, freq_warp, random_eq, spec_augment, time_stretch, trim_silence
+from .augment import (feature_gain, feature_noise, freq_warp, list_audio, noise_bank, random_eq, spec_augment,
+                      time_stretch, trim_silence)
 from .config import TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
@@ -47,8 +48,9 @@ class TrainingError(Exception):
     """A run that cannot go on (e.g. the loss stays non-finite); the message is one line for the user."""
 
 
-def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, std) -> tuple[torch.Tensor, float]:
-    """(loss to back-propagate, summed CTC loss of this process's utterances)."""
+def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, std,
+          bank: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """(loss to back-propagate, summed CTC loss of this process's utterances); bank: --feature-noise's frames."""
     if not len(b):  # all of this process's share was unusable: a zero-loss pass keeps DDP in step
         n = 2 * cfg.model.stride
         log_probs, _, _ = net(torch.zeros(1, n, cfg.model.n_mels, device=d.device), torch.tensor([n], device=d.device),
@@ -67,6 +69,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         feats = random_eq(feats, cfg.eq)
     if cfg.feature_gain:
         feats = feature_gain(feats, cfg.feature_gain)
+    if cfg.feature_noise:  # after the gain: the noise floor also fills what a quieter gain pushed to the floor
+        feats = feature_noise(feats, feat_lens, cfg.feature_noise, bank)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
@@ -121,9 +125,13 @@ def train(cfg: TrainConfig, feature_cache: dict | None = None) -> TrainResult:
 
 def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) -> TrainResult:
     say = print if d.main else (lambda *a, **k: None)
-    for name, p in (("eq", cfg.eq), ("trim-silence", cfg.trim_silence), ("feature-gain", cfg.feature_gain)):
+    for name, p in (("eq", cfg.eq), ("trim-silence", cfg.trim_silence), ("feature-gain", cfg.feature_gain),
+                    ("feature-noise", cfg.feature_noise)):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
+    if cfg.feature_noise and cfg.feature_noise_dir is None:
+        raise ValueError("--feature-noise needs --feature-noise-dir (a folder of noise recordings)")
+    bank = noise_bank(list_audio(cfg.feature_noise_dir)) if cfg.feature_noise else None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif d.distributed and d.device.type == "cpu":  # share the cores between the processes of this node
@@ -251,7 +259,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
             lr = sched.lr(step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss, total = _loss(net, model, b, cfg, d, amp, mean, std)
+            loss, total = _loss(net, model, b, cfg, d, amp, mean, std, bank)
             finite = math.isfinite(float(loss.detach()))
             if d.distributed:
                 finite = distributed.all_sum(d, [0.0 if finite else 1.0])[0] == 0

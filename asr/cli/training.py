@@ -95,7 +95,8 @@ def cmd_train(args) -> int:
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
-                trim_silence=args.trim_silence, feature_gain=args.feature_gain,
+                trim_silence=args.trim_silence, feature_gain=args.feature_gain, feature_noise=args.feature_noise,
+                feature_noise_dir=Path(args.feature_noise_dir) if args.feature_noise_dir else None,
                 init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
@@ -207,6 +208,12 @@ def add_train(sub) -> None:
     r.add_argument("--feature-gain", type=float, default=0.0, metavar="P",
                    help=f"probability per utterance of a gain of {GAIN_RANGE} on the features (a quieter or louder "
                         "recording; unlike --gain it keeps the feature cache)")
+    r.add_argument("--feature-noise", type=float, default=0.0, metavar="P",
+                   help="probability per utterance of a floor of real noise 25-55 dB under the speech, added to the "
+                        "features from the recordings under --feature-noise-dir: it fills the digital silence of "
+                        "synthetic speech, which no microphone gives; it keeps the feature cache (default 0)")
+    r.add_argument("--feature-noise-dir", metavar="DIR",
+                   help="noise recordings for --feature-noise (e.g. ../shared/data/speech/noise)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
                                   "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
                                   "--hidden (new units start with zero outgoing weights, so the outputs are the same)")
