@@ -85,6 +85,7 @@ corpora: setup voices
 	$(ASR) import ljspeech $(SPEECH)/ljspeech --out $(CORPORA)/real --subset lj002
 	$(ASR) import fsdd $(SPEECH)/fsdd --out $(CORPORA)/real --subset fsdd
 	$(ASR) import commands $(SPEECH)/speech_commands --out $(CORPORA)/real --subset commands
+	$(ASR) join --data $(CORPORA)/real --subset commands --name commands-joined
 	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set librivox
 	$(PY) -m data.pocketsphinx_clips --out $(CORPORA)/real --set cards
 	@$(SYNTH) synth-dev $(TEXT) --hours 0.5 --split dev --seed 1

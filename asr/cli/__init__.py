@@ -3,7 +3,7 @@
     main.py        the parser, wired from the command families below; entry() and main()
     common.py      what every family shares: one-line errors, loading a model, the decoding options
     recognise.py   transcribe, stream, live, devices
-    corpora.py     synth, import, download, rirs
+    corpora.py     synth, import, join, download, rirs
     training.py    train, eval, compare
     lm.py          lm build
     bench.py       bench, export

@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (recognise.add_transcribe, recognise.add_stream, recognise.add_live, recognise.add_devices,
                 recognise.add_serve,
-                training.add_eval, corpora.add_synth, corpora.add_import, training.add_train, corpora.add_rirs,
-                corpora.add_download, lm.add_lm, bench.add_bench, bench.add_export, training.add_compare):
+                training.add_eval, corpora.add_synth, corpora.add_import, corpora.add_join, training.add_train,
+                corpora.add_rirs, corpora.add_download, lm.add_lm, bench.add_bench, bench.add_export, training.add_compare):
         add(sub)  # in the order `asr --help` lists them
     return p
 

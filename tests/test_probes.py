@@ -1,0 +1,30 @@
+"""bench.feature_floor and bench.utterance_mean: the probes behind docs/default-model.md's "Digital
+silence and joined words" run on a corpus and report what they say they do."""
+import re
+
+from bench import feature_floor, utterance_mean
+
+
+def test_feature_floor_sees_the_digital_silence_of_synthetic_speech(tiny_corpus, capsys):
+    feature_floor.main(["--data", str(tiny_corpus), "--subsets", "tiny-train,tiny-dev", "--utterances", "4"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
+    assert [r.split(" | ")[0] for r in rows] == ["| tiny-train", "| tiny-dev"]
+    for row in rows:
+        zeros, at_floor = (float(x) for x in re.findall(r"([\d.]+) %", row)[:2])
+        assert zeros > 0 and at_floor > 0  # espeak-ng writes exact zeros around its words
+        quantiles = [float(x) for x in row.split(" | ")[3].rstrip(" |").split(" / ")]
+        assert quantiles == sorted(quantiles) and quantiles[0] <= -23.0
+
+
+def test_utterance_mean_at_alpha_zero_is_the_plain_greedy_wer(tiny_corpus, random_model_path, capsys):
+    from asr.checkpoint import load_model
+    from data.librispeech import read_subset
+    from train.evaluate import evaluate
+
+    utterance_mean.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--alphas", "0,1",
+                         "--model", str(random_model_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": WER")[0] for line in lines] == ["tiny-dev: alpha 0", "tiny-dev: alpha 1"]
+    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
+    plain = evaluate(load_model(random_model_path), utts, progress=False)
+    assert f"WER {plain.wer:.2f} CER {plain.cer:.2f}" in lines[0]
