@@ -3,7 +3,7 @@
     python -m bench.feature_floor --data corpora/all --subsets so762,commands,synth-mix2,lj002,so762-dev
 
 For a seeded sample of each subset's utterances: the share of exactly-zero samples, the share of
-frames with a mel bin at the front end's floor (log 1e-10, digital silence), and quantiles of all
+frames with a mel bin at the front end's floor (asr.audio.LOG_FLOOR: digital silence), and quantiles of all
 log-mel values. Synthetic speech has digital silence between and around its words; the real
 recordings have none. docs/default-model.md ("Digital silence and joined words") has the figures.
 """

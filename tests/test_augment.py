@@ -300,7 +300,7 @@ def test_feature_noise_fills_digital_silence_and_keeps_loud_frames(tmp_path):
     assert torch.equal(feature_noise(feats, lens, 0.0, bank), feats)
     out = feature_noise(feats, lens, 1.0, bank, torch.Generator().manual_seed(0))
     assert out.shape == feats.shape and torch.isfinite(out).all()
-    assert (out[:, :20] > floor + 1e-3).all() and out[:, :20].mean() > floor + 8  # no digital silence left
+    assert (out[:, :20] > floor + 1e-3).all() and out[:, :20].mean() > floor + 3  # no digital silence left
     assert (out[:, 20:80] - feats[:, 20:80]).abs().max() < 0.05  # 25 dB down or more: the loud frames keep
     # the noise sits FEATURE_NOISE_SNR_DB under the mean power of the valid frames, one level per utterance
     mean_power = torch.logsumexp(feats[0, :100].flatten(), 0) - math.log(100 * 80)

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.audio import SAMPLE_RATE
+from asr.audio import HOP_LENGTH, LOG_FLOOR, N_FFT, SAMPLE_RATE
 from asr.runtime.backends import ExportedModel, load_any_model, model_kind
 from asr.checkpoint import ModelError, save_model
 from asr.runtime.export import export_model
@@ -104,6 +104,8 @@ def test_torch_free_onnx_streamer_gives_the_pytorch_log_probs(tmp_path, speech, 
         i += n
     outs.append(streamer.finish())
     assert np.abs(np.concatenate(outs) - _offline(model, speech).numpy()).max() <= 1e-4
+    silence = np.zeros(N_FFT + 9 * HOP_LENGTH, np.float32)  # digital silence: the exported floor, not the old one
+    assert np.allclose(streamer.logmel(silence), np.log(np.float32(LOG_FLOOR)))
 
 
 def test_onnx_streamer_runs_without_torch(tmp_path, random_model_path):

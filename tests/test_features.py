@@ -1,7 +1,9 @@
+import math
+
 import numpy as np
 import torch
 
-from asr.audio import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from asr.audio import HOP_LENGTH, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE
 from asr.features import LogMel, Normalizer, feature_lengths, num_frames
 
 
@@ -17,7 +19,12 @@ def test_frame_count_matches_center_false():
 def test_log_floor_keeps_silence_finite():
     feats = LogMel()(torch.zeros(1, SAMPLE_RATE))
     assert torch.isfinite(feats).all()
-    assert float(feats.max()) == float(feats.min())  # all at the floor
+    assert float(feats.max()) == float(feats.min())  # all at the floor ...
+    assert abs(float(feats.max()) - math.log(LOG_FLOOR)) < 1e-5 and -17.5 < math.log(LOG_FLOOR) < -16.5
+    # ... which is under real recordings' quietest values (about -16 at their 0.1 % quantile): a quiet hiss
+    # (white noise at -90 dBFS) stays over it in every band, so the floor changes digital silence only
+    hiss = LogMel()(torch.randn(1, SAMPLE_RATE) * 3e-5)
+    assert float(hiss.min()) > math.log(LOG_FLOOR)
 
 
 def test_features_of_a_segment_equal_features_of_the_whole():

@@ -22,7 +22,7 @@ import numpy as np
 from asr.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE, iter_audio
 from asr.vocab import BLANK, VOCAB
 
-LOG_FLOOR = 1e-10  # as asr.features
+LOG_FLOOR = 1e-10  # exports made before the floor was written into them
 
 __all__ = ["OnnxStreamer", "decode_array"]
 
@@ -45,6 +45,7 @@ class OnnxStreamer:
         c = self.config = meta["config"]
         self.window = decode_array(meta["logmel"]["window"], [N_FFT])
         self.mel_fb = decode_array(meta["logmel"]["mel_fb"], meta["logmel"]["mel_fb_shape"])
+        self.log_floor = np.float32(meta["logmel"].get("log_floor", LOG_FLOOR))  # the exporting version's
         self.lstm = c["cell"] == "lstm"
         self.no_tail = np.zeros((1, 0, c["hidden"]), np.float32)
         self.reset()
@@ -66,7 +67,7 @@ class OnnxStreamer:
         idx = np.arange(N_FFT)[None, :] + HOP_LENGTH * np.arange(n)[:, None]
         spec = np.fft.rfft(samples[idx] * self.window, axis=-1)
         power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
-        return np.log(np.maximum(power @ self.mel_fb, LOG_FLOOR))
+        return np.log(np.maximum(power @ self.mel_fb, self.log_floor))
 
     def accept(self, samples: np.ndarray, final: bool = False) -> np.ndarray:
         c = self.config
