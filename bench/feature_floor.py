@@ -3,8 +3,8 @@
     python -m bench.feature_floor --data corpora/all --subsets so762,commands,synth-mix2,lj002,so762-dev
 
 For a seeded sample of each subset's utterances: the share of exactly-zero samples, the share of
-frames with a mel bin at the front end's floor (asr.audio.LOG_FLOOR: digital silence), and quantiles of all
-log-mel values. Synthetic speech has digital silence between and around its words; the real
+frames with every mel bin at the front end's floor (asr.audio.LOG_FLOOR: digital silence), and
+quantiles of all log-mel values. Synthetic speech has digital silence between and around its words; the real
 recordings have none. docs/default-model.md ("Digital silence and joined words") has the figures.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     logmel, floor = LogMel(), math.log(LOG_FLOOR)
-    print("| subset | zero samples | frames with a bin at the floor | log-mel quantiles "
+    print("| subset | zero samples | frames wholly at the floor | log-mel quantiles "
           + "/".join(f"{q:g}" for q in QUANTILES) + " |\n|---|---|---|---|")
     for sub in args.subsets.split(","):
         utts, _ = read_subset(args.data, sub, progress=False)
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             frames.append(logmel(wave[None])[0])
         f = torch.cat(frames)
         q = torch.quantile(f.flatten()[::7], torch.tensor(QUANTILES))  # a thinned sample: quantile's size limit
-        at_floor = (f <= floor + 1e-3).any(1).float().mean()
+        at_floor = (f <= floor + 1e-3).all(1).float().mean()
         print(f"| {sub} | {100 * zeros / total:.1f} % | {100 * at_floor:.1f} % | "
               + " / ".join(f"{x:.1f}" for x in q.tolist()) + " |")
 
