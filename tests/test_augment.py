@@ -311,6 +311,9 @@ def test_feature_noise_fills_digital_silence_and_keeps_loud_frames(tmp_path):
     half = feature_noise(feats, lens, 0.5, bank, torch.Generator().manual_seed(1))
     unchanged = int((half == feats).all(-1).all(-1).sum())
     assert 6 < unchanged < 26  # about half the utterances
+    only = [i % 2 == 0 for i in range(32)]  # --feature-noise-subsets: the others keep their features ...
+    some = feature_noise(feats, lens, 1.0, bank, torch.Generator().manual_seed(0), only=only)
+    assert torch.equal(some[1::2], feats[1::2]) and torch.equal(some[0::2], out[0::2])  # ... and the draws stay
 
 
 def test_noise_bank_refuses_what_it_cannot_use(tmp_path):
@@ -336,3 +339,8 @@ def test_train_feature_noise_needs_its_folder_and_is_recorded(tiny_corpus, tmp_p
     saved = json.loads((run / "config.json").read_text())
     assert saved["feature_noise"] == 0.9 and saved["feature_noise_dir"] == str(noise)
     assert config_from_json(run / "config.json").feature_noise_dir == noise
+    only = ["--feature-noise", "0.9", "--feature-noise-dir", str(noise), "--feature-cache", "on"]
+    assert main([*base, *only, "--feature-noise-subsets", "tiny-dev"]) == 2  # not a training subset
+    assert "--feature-noise-subsets names tiny-dev" in capsys.readouterr().err
+    assert main([*base, *only, "--feature-noise-subsets", "tiny-train", "--out", str(tmp_path / "run2")]) == 0
+    assert config_from_json(tmp_path / "run2" / "config.json").feature_noise_subsets == ("tiny-train",)

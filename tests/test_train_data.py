@@ -112,7 +112,7 @@ def test_bad_utterances_are_skipped_with_their_reason(tmp_path):
         Utterance("long text", good, "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 2, 1.0, "x"),
     ]
     batch = collate([SpeechDataset(utts, stride=3)[(i, 0, len(utts), 1.0)] for i in range(len(utts))])
-    assert batch.ids == ["good"] and batch.global_size == 6 and batch.feats.shape[0] == 1
+    assert batch.ids == ["good"] and batch.subsets == ["x"] and batch.global_size == 6 and batch.feats.shape[0] == 1
     assert batch.skipped == {"unreadable audio": 3, "zero-length audio": 1, "transcript too long for the audio": 1}
     empty = collate([SpeechDataset(utts[1:2], stride=3)[0]])
     assert len(empty) == 0 and empty.skipped == {"unreadable audio": 1}

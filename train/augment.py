@@ -270,11 +270,12 @@ def noise_bank(files: list[Path]) -> torch.Tensor:
 
 
 def feature_noise(feats: torch.Tensor, feat_lens: torch.Tensor, prob: float, bank: torch.Tensor,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, only: list[bool] | None = None) -> torch.Tensor:
     """B x T x n_mels raw log-mel: with probability `prob`, each utterance gets a stretch of the noise
     bank (noise_bank) added in the power domain, FEATURE_NOISE_SNR_DB under its mean power over its
     valid frames: what mixing the noise into the waveform gives, less the phase terms that average out,
-    so cached features can use it. prob 0 returns the input."""
+    so cached features can use it. `only`: per utterance, whether it may get the noise (None: all);
+    the draws are the same either way. prob 0 returns the input."""
     if prob <= 0:
         return feats
     b, t, _ = feats.shape
@@ -283,7 +284,7 @@ def feature_noise(feats: torch.Tensor, feat_lens: torch.Tensor, prob: float, ban
     lo, hi = FEATURE_NOISE_SNR_DB
     for i in range(b):
         n = int(feat_lens[i])
-        if u[i, 0] >= prob or n == 0:
+        if u[i, 0] >= prob or n == 0 or (only is not None and not only[i]):
             continue
         start = int(u[i, 1] * len(bank))
         noise = bank[(start + torch.arange(t)) % len(bank)].to(feats.device, torch.float32)

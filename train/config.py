@@ -41,6 +41,7 @@ class TrainConfig:
     feature_gain: float = 0.0  # probability of a gain in levels.GAIN_DB on each utterance's features
     feature_noise: float = 0.0  # probability of a floor of real noise on each utterance's features (augment.py)
     feature_noise_dir: Path | None = None  # the noise recordings --feature-noise draws from
+    feature_noise_subsets: tuple[str, ...] = ()  # the training subsets it applies to; empty: all
     trim_silence: float = 0.0  # probability of cutting an utterance's leading silence to 0-50 ms
     speed_perturb: bool = False  # 0.9 / 1.0 / 1.1
     noise_dir: Path | None = None  # audio files mixed in at random SNR
@@ -95,7 +96,7 @@ def config_from_json(path: Path, **overrides) -> TrainConfig:
     raw["model"] = ModelConfig(**raw["model"])
     for key in ("data", "out", "noise_dir", "feature_noise_dir", "rir_dir", "init"):
         raw[key] = Path(raw[key]) if raw.get(key) is not None else None
-    for key in ("train_subsets", "train_weights", "more_dev_subsets"):
+    for key in ("train_subsets", "train_weights", "more_dev_subsets", "feature_noise_subsets"):
         if key in raw:
             raw[key] = tuple(raw[key])
     for key in ("noise_snr", "colored_snr", "babble_snr"):

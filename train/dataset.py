@@ -41,6 +41,7 @@ class Example:
     tokens: torch.Tensor  # U, int32
     text: str
     seconds: float  # of the (augmented) audio
+    subset: str = ""
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Batch:
     seconds: float
     global_size: int  # utterances in the whole step's batch, over all processes (loss normaliser)
     skipped: Counter = field(default_factory=Counter)
+    subsets: list[str] = field(default_factory=list)  # each utterance's training subset
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -105,7 +107,7 @@ class SpeechDataset(Dataset):
         if ctc_frames_needed(tokens) > feats.shape[0] // self.stride:
             return "transcript too long for the audio", global_size
         seconds = feats.shape[0] / FRAMES_PER_SECOND
-        ex = Example(utt.id, feats, torch.tensor(tokens, dtype=torch.int32), utt.text, seconds)
+        ex = Example(utt.id, feats, torch.tensor(tokens, dtype=torch.int32), utt.text, seconds, utt.subset)
         return ex, global_size
 
 
@@ -122,6 +124,7 @@ def collate(items: list[tuple[Example | str, int]]) -> Batch:
         target_lens=torch.tensor([len(e.tokens) for e in examples], dtype=torch.long),
         ids=[e.id for e in examples], texts=[e.text for e in examples],
         seconds=sum(e.seconds for e in examples), global_size=global_size, skipped=skipped,
+        subsets=[e.subset for e in examples],
     )
 
 

@@ -70,7 +70,8 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
     if cfg.feature_gain:
         feats = feature_gain(feats, cfg.feature_gain)
     if cfg.feature_noise:  # after the gain: the noise floor also fills what a quieter gain pushed to the floor
-        feats = feature_noise(feats, feat_lens, cfg.feature_noise, bank)
+        only = [s in cfg.feature_noise_subsets for s in b.subsets] if cfg.feature_noise_subsets else None
+        feats = feature_noise(feats, feat_lens, cfg.feature_noise, bank, only=only)
     if cfg.spec_augment:
         feats = spec_augment(feats, mean, std)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
@@ -131,6 +132,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
             raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
     if cfg.feature_noise and cfg.feature_noise_dir is None:
         raise ValueError("--feature-noise needs --feature-noise-dir (a folder of noise recordings)")
+    if unknown := sorted(set(cfg.feature_noise_subsets) - set(cfg.train_subsets)):
+        raise ValueError(f"--feature-noise-subsets names {', '.join(unknown)}, not a training subset")
     bank = noise_bank(list_audio(cfg.feature_noise_dir)) if cfg.feature_noise else None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -97,6 +97,7 @@ def cmd_train(args) -> int:
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
                 trim_silence=args.trim_silence, feature_gain=args.feature_gain, feature_noise=args.feature_noise,
                 feature_noise_dir=Path(args.feature_noise_dir) if args.feature_noise_dir else None,
+                feature_noise_subsets=tuple(x for x in (args.feature_noise_subsets or "").split(",") if x),
                 init=Path(args.init) if args.init else None,
                 **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
             )
@@ -214,6 +215,9 @@ def add_train(sub) -> None:
                         "synthetic speech, which no microphone gives; it keeps the feature cache (default 0)")
     r.add_argument("--feature-noise-dir", metavar="DIR",
                    help="noise recordings for --feature-noise (e.g. ../shared/data/speech/noise)")
+    r.add_argument("--feature-noise-subsets", metavar="A,B,...",
+                   help="only these training subsets get --feature-noise (e.g. the synthetic ones, whose silence is "
+                        "digital; default: all)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
                                   "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
                                   "--hidden (new units start with zero outgoing weights, so the outputs are the same)")
