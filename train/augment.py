@@ -242,10 +242,10 @@ def feature_gain(feats: torch.Tensor, prob: float, generator: torch.Generator | 
 
 
 # --feature-noise: the noise sits this many dB under the utterance's mean power. Synthetic speech has digital
-# silence (6 % of its frames at the front end's floor, none of the real recordings'): the model learns to tell
-# the voices apart by it, and a real word between digital zeros is misheard (docs/default-model.md, "Digital
-# silence"). A floor of real noise 25-55 dB down fills those frames as a microphone's own noise does: on
-# synth-mix2 it gives the real dev sets' quietest 0.1-10 % of values (LJ002, so762-dev: about -16 to -10).
+# silence (4.6-6.5 % of its frames wholly at the front end's floor, none of the real recordings'): the model learns to
+# tell the voices apart by it, and a real word between digital zeros is misheard (docs/default-model.md, "Digital
+# silence and joined words"). A floor of real noise 25-55 dB down fills those frames as a microphone's own noise
+# does: on synth-mix2 it gives the real dev sets' quietest 0.1-10 % of values (LJ002, so762-dev: about -16 to -10).
 FEATURE_NOISE_SNR_DB = (25.0, 55.0)
 
 
