@@ -28,6 +28,11 @@ class ModelConfig:
     dropout: float = 0.1
     n_mels: int = N_MELS
     vocab_size: int = len(VOCAB)
+    # a floor on the log-mel features (natural log of mel power) above the front end's own (asr.audio.LOG_FLOOR,
+    # log -17.0), applied by every runtime before the normaliser; None: the front end's floor only (models before
+    # version 16). A model trained on digital silence filled with noise hears digital zeros as something else;
+    # a higher floor makes zeros look like quiet (docs/default-model.md, "A floor stored with the model")
+    feature_floor: float | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -36,6 +41,9 @@ class ModelConfig:
             raise ValueError("lookahead must be 0, 1 or 2 model frames")
         if not 2 <= self.stride <= 4:
             raise ValueError("stride must be 2, 3 or 4")
+        if self.feature_floor is not None and not -30.0 <= self.feature_floor <= 0.0:
+            raise ValueError(f"feature floor must be between -30 and 0 (a natural log of mel power), "
+                             f"not {self.feature_floor}")
 
     @property
     def frame_seconds(self) -> float:

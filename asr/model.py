@@ -2,6 +2,7 @@
 
     features B x T x 80 (raw log-mel)
       (waveform -> features with `model.logmel`, torchaudio MelSpectrogram)
+      -> the model's feature floor, if it has one (config.feature_floor)
       -> global mean/variance normalisation (statistics stored in the model)
       -> frame stacking (stride s): B x T/s x 80s -> Linear -> GELU          (subsampling front end)
       -> depthwise lookahead convolution over the next `lookahead` frames     (optional, exact in streaming)
@@ -59,6 +60,8 @@ class AcousticModel(nn.Module):
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         """B x T x n_mels (T a multiple of stride) -> B x T/stride x H."""
         b, t, d = features.shape
+        if self.config.feature_floor is not None:  # the model's own floor, above the front end's
+            features = features.clamp_min(self.config.feature_floor)
         x = self.normalizer(features).reshape(b, t // self.config.stride, d * self.config.stride)
         return F.gelu(self.frontend(x))
 

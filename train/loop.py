@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from asr.checkpoint import load_model, save_model
-from asr.model import AcousticModel, count_parameters
+from asr.model import AcousticModel, ModelConfig, count_parameters
 
 from . import distributed
 from .augment import (feature_gain, feature_noise, freq_warp, list_audio, noise_bank, random_eq, spec_augment,
@@ -97,7 +97,9 @@ def _check_resumable(state: dict, cfg: TrainConfig) -> None:
         saved = state["config"].get(key, SAVED_DEFAULTS.get(key))
         if saved != now.get(key):
             raise StateError(f"cannot resume: --{key.replace('_', '-')} was {saved!r}, now {now.get(key)!r}")
-    if state["config"].get("model") != now.get("model"):
+    # a run saved before a model field existed had that field's default (ModelConfig.feature_floor: None)
+    defaults = json.loads(json.dumps(asdict(ModelConfig())))
+    if {**defaults, **(state["config"].get("model") or {})} != now.get("model"):
         raise StateError("cannot resume: the model configuration differs from the saved run's")
 
 

@@ -74,9 +74,11 @@ def cmd_train(args) -> int:
             missing = [f"--{k}" for k in ("data", "train", "dev", "out") if getattr(args, k) is None]
             if missing:
                 return fail(f"the following arguments are required: {', '.join(missing)} (or --resume RUN_DIR)", 2)
-            hidden = args.hidden or (load_model(args.init).config.hidden if args.init else 320)
+            init_cfg = load_model(args.init).config if args.init else None
+            hidden = args.hidden or (init_cfg.hidden if init_cfg else 320)
+            floor = args.feature_floor if args.feature_floor is not None else init_cfg and init_cfg.feature_floor
             model_cfg = ModelConfig(cell=args.cell, hidden=hidden, layers=args.layers, stride=args.stride,
-                                    lookahead=args.lookahead, dropout=args.dropout)
+                                    lookahead=args.lookahead, dropout=args.dropout, feature_floor=floor)
             defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
             cache = {"auto": None, "on": True, "off": False}[args.feature_cache]
             explicit = {"pitch_shift": args.pitch_shift, "colored_noise": args.colored_noise, "babble": args.babble,
@@ -218,6 +220,10 @@ def add_train(sub) -> None:
     r.add_argument("--feature-noise-subsets", metavar="A,B,...",
                    help="only these training subsets get --feature-noise (e.g. the synthetic ones, whose silence is "
                         "digital; default: all)")
+    r.add_argument("--feature-floor", type=float, metavar="LOG",
+                   help="the model's own floor on its log-mel features (natural log of mel power, e.g. -14; the front "
+                        "end's is -17.0), applied in training and by every runtime: digital zeros then look like a "
+                        "quiet room (default: --init's floor, else none)")
     r.add_argument("--init", help="start from this checkpoint's weights and statistics, with a new schedule; a "
                                   "narrower checkpoint of the same cell, layers, stride and lookahead is widened to "
                                   "--hidden (new units start with zero outgoing weights, so the outputs are the same)")

@@ -48,10 +48,13 @@ class StreamStep(nn.Module):
         super().__init__()
         c = model.config
         self.stride, self.look_frames, self.n_mels, self.is_lstm = c.stride, c.lookahead, c.n_mels, c.cell == "lstm"
+        self.feature_floor = c.feature_floor
         self.normalizer, self.frontend, self.lookahead, self.rnn, self.head = (
             model.normalizer, model.frontend, model.lookahead, model.rnn, model.head)
 
     def front(self, features: torch.Tensor, pending: torch.Tensor, tail: torch.Tensor):
+        if self.feature_floor is not None:  # AcousticModel.embed's floor, inside the graph
+            features = features.clamp_min(self.feature_floor)
         x = self.normalizer(features).reshape(1, -1, self.n_mels * self.stride)  # 1 x n x 80s
         x = F.gelu(self.frontend(x))  # 1 x n x H
         z = torch.cat([pending, x, tail], dim=1)  # 1 x (P + n + K) x H

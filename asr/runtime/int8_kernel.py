@@ -295,7 +295,10 @@ class Int8Kernel:
 
     def mel(self, spec: np.ndarray) -> np.ndarray:
         """rfft output of the windowed frames -> log-mel frames (`asr.runtime.kernel.StepKernel.logmel`'s last step)."""
-        return _log_mel(spec, self.filterbank, np.float32(LOG_FLOOR))
+        feats = _log_mel(spec, self.filterbank, np.float32(LOG_FLOOR))
+        if self.config.feature_floor is not None:  # the model's own floor, as AcousticModel.embed
+            np.maximum(feats, np.float32(self.config.feature_floor), out=feats)
+        return feats
 
     def logmel(self, samples: np.ndarray, n: int) -> np.ndarray:
         """The first n log-mel frames of float32 `samples` (center=False)."""

@@ -86,7 +86,10 @@ class StepKernel:
         frames = np.lib.stride_tricks.as_strided(samples, (n, N_FFT), (HOP_LENGTH * stride, stride)) * self.window
         spec = np.fft.rfft(frames)
         power = np.square(spec.real) + np.square(spec.imag)
-        return np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))
+        feats = np.log(np.maximum(power @ self.filterbank, LOG_FLOOR, dtype=np.float32))
+        if self.config.feature_floor is not None:  # the model's own floor, as AcousticModel.embed
+            np.maximum(feats, np.float32(self.config.feature_floor), out=feats)
+        return feats
 
     def embed(self, frames: np.ndarray) -> torch.Tensor:
         """Feature frames T x n_mels (T a multiple of stride) -> 1 x T/stride x H, as `AcousticModel.embed`."""
