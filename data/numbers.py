@@ -182,16 +182,18 @@ def number_phrases(count_: int, seed: int = 0) -> list[str]:
     return list(out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--text", required=True, help="book sentences, one per line (plain or .gz), normalised")
+    p.add_argument("--text", help="book sentences, one per line (plain or .gz), normalised (needed without --phrases)")
     p.add_argument("--out", required=True, help="the number sentences (.txt or .txt.gz)")
     p.add_argument("--count", type=int, default=40000, help="lines to write (default 40000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--phrases", action="store_true",
                    help="write the number phrases and framed sentences alone, without book sentences (text for "
                         "`asr lm build`, added to the book text)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if not args.phrases and not args.text:
+        p.error("--text is needed (the book sentences the numbers are set in), unless --phrases")
     if args.phrases:
         lines = number_phrases(args.count, args.seed)
     else:  # the book sentences in file order, each once as written

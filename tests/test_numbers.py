@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from asr.text import NORMALISED_LINE as VALID, sentence_split, spoken_form
 from data.numbers import cardinal, number_phrase, number_phrases, number_sentences, year
 
@@ -62,3 +64,14 @@ def test_phrases_for_the_lm_carry_no_book_text():
     assert all(VALID.fullmatch(p) and not any(b in p for b in BOOK) for p in phrases)
     spoken = NUMBER_WORDS | {"FIRST", "SECOND", "THIRD"}
     assert all(any(w in spoken or w.endswith("TH") for w in p.split()) for p in phrases)  # ordinals count
+
+
+def test_cli_writes_phrases_without_a_book_text_and_says_when_it_needs_one(tmp_path, capsys):
+    from data.numbers import main
+
+    main(["--phrases", "--count", "30", "--out", str(tmp_path / "p.txt.gz")])
+    with gzip.open(tmp_path / "p.txt.gz", "rt") as f:
+        assert f.read().splitlines() == number_phrases(30)
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "s.txt")])
+    assert e.value.code == 2 and "--text is needed" in capsys.readouterr().err
