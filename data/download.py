@@ -24,6 +24,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .librispeech import subset_path
+
 __all__ = ["OPENSLR_URL", "MIRRORS", "LIBRISPEECH_MD5", "DownloadError", "FetchResult", "fetch_subset"]
 
 OPENSLR_URL = "https://www.openslr.org/resources/12"
@@ -134,7 +136,7 @@ def _extract(archive: Path, root: Path, subset: str, progress: bool) -> Path:
                 tar.extract(member, root, filter="data")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise DownloadError(f"{archive}: cannot extract ({e})") from None
-    target = root / "LibriSpeech" / subset
+    target = subset_path(root, subset)
     if not target.is_dir():
         raise DownloadError(f"{archive}: holds no LibriSpeech/{subset}/ folder")
     return target
@@ -150,7 +152,7 @@ def fetch_subset(
         raise DownloadError(f"unknown subset {subset!r}; known: {', '.join(sorted(md5s))}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    target = root / "LibriSpeech" / subset
+    target = subset_path(root, subset)
     marker = target / ".complete"
     if marker.is_file() and marker.read_text().strip() == md5s[subset]:
         return FetchResult(subset, target, 0, True)

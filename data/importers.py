@@ -37,6 +37,8 @@ from tqdm import tqdm
 from asr.audio import SAMPLE_RATE, AudioError, load_audio
 from asr.text import number_words, spoken_form
 
+from .librispeech import subset_path
+
 __all__ = ["CorpusImportError", "Entry", "ImportConfig", "ImportSummary", "LAYOUTS", "read_kaldi", "read_ljspeech",
            "read_fsdd", "read_commands", "write_corpus"]
 
@@ -284,10 +286,6 @@ def _convert(job: _Job) -> tuple[Path, float | str]:
     return job.dst, len(x) / SAMPLE_RATE
 
 
-def _subset_root(out: Path, name: str) -> Path:
-    return Path(out) / "LibriSpeech" / name
-
-
 def write_corpus(entries: list[Entry], cfg: ImportConfig, skipped: Counter | None = None) -> ImportSummary:
     summary = ImportSummary(skipped=Counter(skipped or {}))
     usable = []
@@ -321,7 +319,7 @@ def write_corpus(entries: list[Entry], cfg: ImportConfig, skipped: Counter | Non
             sid = ids[speaker]
             counters[e.chapter] += 1
             utt = f"{sid}-{e.chapter}-{counters[e.chapter]:04d}"
-            dst = _subset_root(cfg.out, name) / str(sid) / str(e.chapter) / f"{utt}.flac"
+            dst = subset_path(cfg.out, name) / str(sid) / str(e.chapter) / f"{utt}.flac"
             plan[name].append((utt, e, text, dst))
 
     jobs = [_Job(e.audio, e.segment, dst) for items in plan.values() for _, e, _, dst in items]
@@ -343,7 +341,7 @@ def write_corpus(entries: list[Entry], cfg: ImportConfig, skipped: Counter | Non
     summary.converted = sum(isinstance(r, float) for r in results.values()) - before
 
     for flag, name in names.items():
-        root = _subset_root(cfg.out, name)
+        root = subset_path(cfg.out, name)
         kept = [(utt, e, text, dst, results[dst]) for utt, e, text, dst in plan[name]]
         for *_, r in kept:
             if isinstance(r, str):

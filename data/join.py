@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from asr.audio import SAMPLE_RATE, AudioError, load_audio
 
-from .librispeech import read_subset, subset_dir
+from .librispeech import read_subset, subset_dir, subset_path
 
 __all__ = ["GAPS", "JoinConfig", "JoinError", "JoinSummary", "join_subset"]
 
@@ -109,7 +109,7 @@ def join_subset(cfg: JoinConfig) -> JoinSummary:
     by_speaker: dict[str, list] = {}
     for u in utts:
         by_speaker.setdefault(u.id.split("-")[0], []).append(u)
-    folder = Path(cfg.out) / "LibriSpeech" / cfg.name
+    folder = subset_path(cfg.out, cfg.name)
     if source.resolve() == folder.resolve():
         raise JoinError("the joined subset would replace its own source: choose another --name")
     _prepare_folder(folder)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from asr.vocab import invalid_chars, normalize_text
 
-__all__ = ["MANIFEST_NAME", "Utterance", "SubsetReport", "subset_dir", "read_subset", "read_subsets"]
+__all__ = ["MANIFEST_NAME", "Utterance", "SubsetReport", "subset_dir", "subset_path", "read_subset", "read_subsets"]
 
 MANIFEST_NAME = ".asr-manifest.json"
 AUDIO_SUFFIXES = {".flac", ".wav", ".opus", ".ogg"}  # LibriSpeech is FLAC; data.pack writes Opus
@@ -52,6 +52,12 @@ class SubsetReport:
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
         return f"{self.subset}: {self.kept} utterances, {self.seconds / 3600:.2f} h; skipped: {skipped}"
+
+
+def subset_path(root: str | Path, subset: str) -> Path:
+    """Where subset `subset` of the corpus at `root` lives in the LibriSpeech layout (the folder the
+    writers make: `asr import`, `asr synth`, `asr join`, the downloader); it need not exist yet."""
+    return Path(root) / "LibriSpeech" / subset
 
 
 def subset_dir(root: str | Path, subset: str) -> Path:

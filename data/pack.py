@@ -17,6 +17,8 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
+from .librispeech import subset_path
+
 __all__ = ["pack_subset"]
 
 
@@ -33,8 +35,7 @@ def _pack_one(job: tuple[Path, Path, float]) -> int:
 def pack_subset(data: Path, subset: str, out: Path, level: float = 0.97, workers: int = 2,
                 limit_hours: float | None = None) -> dict:
     """Opus copy of data/LibriSpeech/subset in out/LibriSpeech/subset (at most `limit_hours`, whole chapters)."""
-    src = Path(data) / "LibriSpeech" / subset
-    dst = Path(out) / "LibriSpeech" / subset
+    src, dst = subset_path(data, subset), subset_path(out, subset)
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: no such subset")
     jobs, seconds = [], 0.0

@@ -16,6 +16,8 @@ import soundfile as sf
 
 from asr.audio import load_audio
 
+from .librispeech import subset_path
+
 DATA = Path("/usr/share/pocketsphinx/test/data")
 SOURCE = DATA / "librivox"
 SPEAKER, CHAPTER = 9000, 1
@@ -29,7 +31,7 @@ def make_subset(out: Path, subset: str = "librivox", source: Path = SOURCE) -> P
                  source / "transcription")
     if not trans.is_file():
         raise FileNotFoundError(f"{trans} not found; install it with: sudo apt-get install pocketsphinx-testdata")
-    chapter = Path(out) / "LibriSpeech" / subset / str(SPEAKER) / str(CHAPTER)
+    chapter = subset_path(out, subset) / str(SPEAKER) / str(CHAPTER)
     chapter.mkdir(parents=True, exist_ok=True)
     lines = []
     for i, line in enumerate(trans.read_text().splitlines()):

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from asr.text import NORMALISED_LINE, sentence_split
 
+from .librispeech import subset_path
 from .voices import DEFAULT_ENGINES, SynthError, Voice, available_voices, draw_params, load_piper, render
 
 __all__ = ["SynthConfig", "SynthSummary", "SynthError", "Voice", "available_voices",
@@ -157,7 +158,7 @@ def _check(cfg: SynthConfig) -> tuple[Path, list[Voice], list[str]]:
         raise SynthError(f"split must be train, dev or all, not {cfg.split!r}")
     if not cfg.engines or len(set(cfg.engines)) != len(cfg.engines) or cfg.hours <= 0 or cfg.workers < 1:
         raise SynthError("need distinct engines, hours > 0 and workers >= 1")
-    subset = Path(cfg.out) / "LibriSpeech" / cfg.subset
+    subset = subset_path(cfg.out, cfg.subset)
     if subset.exists() and any(subset.iterdir()):
         raise SynthError(f"{subset} already has files; delete it first")
     voices = [v for v in available_voices(cfg.engines)
