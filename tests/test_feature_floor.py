@@ -141,3 +141,18 @@ def test_training_records_the_floor_inherits_it_and_resumes_runs_saved_without_i
     _check_resumable({"config": saved}, cfg)
     with pytest.raises(StateError, match="model configuration"):
         _check_resumable({"config": saved}, replace(cfg, model=replace(cfg.model, feature_floor=-14.0)))
+
+
+def test_a_new_models_statistics_are_of_the_floored_features(tmp_path, padded):
+    import soundfile as sf
+
+    from data.librispeech import Utterance
+    from train.dataset import SpeechDataset, feature_stats
+
+    sf.write(tmp_path / "a.flac", padded, 16000)
+    data = SpeechDataset([Utterance("a", tmp_path / "a.flac", "the birch canoe", len(padded) / 16000, "x")], stride=3)
+    feats = data[0][0].feats.double()
+    mean, std = feature_stats(data, floor=FLOOR)
+    assert torch.allclose(mean, feats.clamp_min(FLOOR).mean(0).float(), atol=1e-4)
+    assert torch.allclose(std, feats.clamp_min(FLOOR).std(0, unbiased=False).float(), atol=1e-3)
+    assert not torch.allclose(feature_stats(data)[0], mean, atol=1e-2)  # unfloored: the zeros pull it down

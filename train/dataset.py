@@ -148,8 +148,9 @@ def fill_cache(dataset: SpeechDataset, workers: int = 0) -> int:
 
 
 def feature_stats(dataset: SpeechDataset, max_utterances: int = 2000, workers: int = 0,
-                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global per-mel mean and std over a random sample of training utterances (no augmentation)."""
+                  seed: int = 0, floor: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global per-mel mean and std over a random sample of training utterances (no augmentation), of the
+    features as the model sees them: clamped at its `floor` (ModelConfig.feature_floor) when it has one."""
     g = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(dataset), generator=g)[:max_utterances].tolist()
     augment, dataset.augment = dataset.augment, None
@@ -160,7 +161,7 @@ def feature_stats(dataset: SpeechDataset, max_utterances: int = 2000, workers: i
         for ex, _ in loader:
             if isinstance(ex, str):
                 continue
-            f = ex.feats.double()
+            f = ex.feats.double() if floor is None else ex.feats.double().clamp_min(floor)
             total = total + f.sum(0)
             total_sq = total_sq + (f * f).sum(0)
             n += f.shape[0]

@@ -167,7 +167,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     if state is not None:
         model.load_state_dict(state["model"])
     elif cfg.init is None and d.main:
-        model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed))
+        model.normalizer.set_stats(*feature_stats(inputs.train_set, cfg.stats_utterances, inputs.workers, cfg.seed,
+                                                  cfg.model.feature_floor))
     model.to(d.device)
     net = model
     if d.distributed:  # rank 0's statistics, then (inside DDP) its weights, go to every process
