@@ -2,8 +2,9 @@
 
 Runs fine-tuned from the same starting model stay in one basin of the loss, so the mean of their
 weights is a model too, often better than each of them. All inputs must share the configuration
-(dropout aside: it only acts in training) and the normalisation statistics (runs started with
-`asr train --init` from one checkpoint do, whatever their --dropout).
+(dropout aside: it only acts in training; the feature floor aside: it holds no weights) and the
+normalisation statistics (runs started with `asr train --init` from one checkpoint do, whatever their
+--dropout).
 
     python -m train.average --out runs/soup.pt runs/a/best.pt runs/b/best.pt [--weights 1,1] [--feature-floor -14]
 

@@ -76,7 +76,9 @@ def cmd_train(args) -> int:
                 return fail(f"the following arguments are required: {', '.join(missing)} (or --resume RUN_DIR)", 2)
             init_cfg = load_model(args.init).config if args.init else None
             hidden = args.hidden or (init_cfg.hidden if init_cfg else 320)
-            floor = args.feature_floor if args.feature_floor is not None else init_cfg and init_cfg.feature_floor
+            floor = args.feature_floor
+            if floor is None and init_cfg is not None:  # a fine-tune keeps its start's floor
+                floor = init_cfg.feature_floor
             model_cfg = ModelConfig(cell=args.cell, hidden=hidden, layers=args.layers, stride=args.stride,
                                     lookahead=args.lookahead, dropout=args.dropout, feature_floor=floor)
             defaults = TrainConfig(data=Path(), train_subsets=(), dev_subset="", out=Path())
