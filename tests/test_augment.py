@@ -344,3 +344,40 @@ def test_train_feature_noise_needs_its_folder_and_is_recorded(tiny_corpus, tmp_p
     assert "--feature-noise-subsets names tiny-dev" in capsys.readouterr().err
     assert main([*base, *only, "--feature-noise-subsets", "tiny-train", "--out", str(tmp_path / "run2")]) == 0
     assert config_from_json(tmp_path / "run2" / "config.json").feature_noise_subsets == ("tiny-train",)
+
+
+def test_spec_augment_default_policy_is_unchanged_and_adaptive_masks_scale_with_each_length():
+    from train.augment import spec_augment
+
+    feats = torch.randn(16, 1000, 80) - 5.0
+    mean, std = torch.full((80,), -5.0), torch.ones(80)
+    torch.manual_seed(3)
+    old = spec_augment(feats, mean, std)
+    torch.manual_seed(3)  # the default widths and no rate: the two-mask policy, draw for draw
+    assert torch.equal(spec_augment(feats, mean, std, torch.full((16,), 1000), 15, 40, 0.0), old)
+    lens = torch.tensor([1000] * 8 + [100] * 8)  # 10 s and 1 s utterances in one padded batch
+    none = torch.zeros(16, 1000, 80)  # the global mean everywhere: frequency masks leave it as it is
+    g = torch.Generator().manual_seed(0)
+    out = spec_augment(none + mean, mean, std, lens, freq_width=0, time_width=40, time_masks_per_second=2.0,
+                       generator=g)
+    assert torch.equal(out, none + mean)  # masked to the global mean: nothing to see on the mean itself
+    out = spec_augment(feats, mean, std, lens, freq_width=0, time_width=40, time_masks_per_second=2.0, generator=g)
+    masked = (out == mean).all(-1)  # B x T: whole frames at the mean
+    long, short = masked[:8].float().sum(1), masked[8:].float().sum(1)
+    assert not masked[8:, 100:].any()  # a short utterance's masks stay inside its own length
+    # 20 masks of 0-40 frames (about 20 % of 10 s, overlaps aside) against 2 masks in 1 s
+    assert 100 < long.mean() < 400 and short.mean() < 41 and long.mean() > 4 * short.mean()
+    assert int(masked[:8].float().diff(dim=1).clamp(min=0).sum(1).max()) <= 20  # at most 20 mask starts
+    kept = ~masked
+    assert torch.equal(out[kept], feats[kept])  # frequency masks off: everything else as it was
+
+
+def test_train_records_the_spec_augment_policy_and_checks_it(tiny_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(tiny_corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--hidden", "32",
+            "--layers", "1", "--batch-seconds", "8", "--epochs", "1", "--out", str(run)]
+    assert main([*base, "--freq-mask", "81"]) == 2
+    assert "--freq-mask" in capsys.readouterr().err
+    assert main([*base, "--freq-mask", "27", "--time-mask", "30", "--time-masks", "0.5"]) == 0
+    saved = config_from_json(run / "config.json")
+    assert (saved.freq_mask, saved.time_mask, saved.time_masks) == (27, 30, 0.5)

@@ -173,17 +173,49 @@ class WaveAugment:
         return out.clamp(-1.0, 1.0)
 
 
-_FREQ_MASK = torchaudio.transforms.FrequencyMasking(15, iid_masks=True)
-_TIME_MASK = torchaudio.transforms.TimeMasking(40, iid_masks=True, p=0.2)
+FREQ_MASK_WIDTH = 15  # SpecAugment's defaults here: two frequency masks of up to this many mels ...
+TIME_MASK_WIDTH = 40  # ... and two time masks of up to this many frames, each at most 20 % of the (padded) batch
+FRAMES_PER_SECOND = 100  # log-mel frames (10 ms hop)
 
 
-def spec_augment(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """B x T x n_mels raw log-mel: two frequency masks (<= 15 mels) and two time masks (<= 40 frames,
-    at most 20% of the utterance), masked to the global mean."""
+def spec_augment(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, feat_lens: torch.Tensor | None = None,
+                 freq_width: int = FREQ_MASK_WIDTH, time_width: int = TIME_MASK_WIDTH,
+                 time_masks_per_second: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """B x T x n_mels raw log-mel: two frequency masks (<= freq_width mels) and time masks of <= time_width
+    frames, masked to the global mean.
+
+    time_masks_per_second 0: two time masks per utterance, each at most 20 % of the padded length (the
+    original policy). Above 0: adaptive SpecAugment (Park et al., 2020), round(rate x seconds) masks per
+    utterance at uniform places inside its own length (feat_lens), so a 10 s utterance gets ten times the
+    masks of a 1 s one instead of the same two."""
     x = ((feats - mean) / std).transpose(1, 2)  # B x n_mels x T
-    for mask in (_FREQ_MASK, _TIME_MASK):
-        x = mask(mask(x))
+    freq = torchaudio.transforms.FrequencyMasking(freq_width, iid_masks=True)
+    x = freq(freq(x))
+    if time_masks_per_second <= 0:
+        time = torchaudio.transforms.TimeMasking(time_width, iid_masks=True, p=0.2)
+        x = time(time(x))
+    else:
+        x = x * ~_adaptive_time_mask(x.shape[0], x.shape[2], feat_lens, time_width, time_masks_per_second,
+                                     generator).to(x.device).unsqueeze(1)
     return x.transpose(1, 2) * std + mean
+
+
+def _adaptive_time_mask(b: int, t: int, feat_lens: torch.Tensor | None, width: int, per_second: float,
+                        generator: torch.Generator | None) -> torch.Tensor:
+    """B x T bool, True where masked: round(per_second x seconds) masks per utterance, each of a uniform
+    width in [0, width] frames, starting uniformly where it fits inside the utterance's own length."""
+    lens = torch.full((b,), t) if feat_lens is None else feat_lens.cpu().clamp(max=t)
+    counts = torch.round(lens.double() * per_second / FRAMES_PER_SECOND).long()
+    n = int(counts.max()) if b else 0
+    if n == 0:
+        return torch.zeros(b, t, dtype=torch.bool)
+    widths = (torch.rand(b, n, generator=generator) * (width + 1)).long()  # B x n, 0..width
+    room = (lens.unsqueeze(1) - widths).clamp(min=0) + 1  # start positions that keep the mask inside
+    starts = (torch.rand(b, n, generator=generator) * room).long()
+    live = torch.arange(n).unsqueeze(0) < counts.unsqueeze(1)  # B x n: the masks this utterance has
+    pos = torch.arange(t).view(1, 1, t)
+    inside = (pos >= starts.unsqueeze(2)) & (pos < (starts + widths).unsqueeze(2)) & live.unsqueeze(2)
+    return inside.any(1)
 
 
 def freq_warp(feats: torch.Tensor, max_warp: float) -> torch.Tensor:

@@ -35,6 +35,9 @@ class TrainConfig:
     stats_utterances: int = 2000  # utterances sampled for the global mean/variance
     # augmentation
     spec_augment: bool = True
+    freq_mask: int = 15  # SpecAugment: two frequency masks of up to this many mels
+    time_mask: int = 40  # SpecAugment: time masks of up to this many frames (10 ms each)
+    time_masks: float = 0.0  # time masks per second of audio (adaptive); 0: two per utterance
     freq_warp: float = 0.0  # random stretch of each utterance's mel axis by up to this fraction (speaker variety)
     time_stretch: float = 0.0  # random tempo change of each batch's features by up to this fraction
     eq: float = 0.0  # probability of a random equaliser (tilt, peaks, notches) on each utterance's features

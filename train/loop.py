@@ -73,7 +73,7 @@ def _loss(net, model: AcousticModel, b: Batch, cfg: TrainConfig, d, amp, mean, s
         only = [s in cfg.feature_noise_subsets for s in b.subsets] if cfg.feature_noise_subsets else None
         feats = feature_noise(feats, feat_lens, cfg.feature_noise, bank, only=only)
     if cfg.spec_augment:
-        feats = spec_augment(feats, mean, std)
+        feats = spec_augment(feats, mean, std, feat_lens, cfg.freq_mask, cfg.time_mask, cfg.time_masks)
     with torch.autocast(d.device.type, dtype=amp, enabled=amp is not None):
         log_probs, out_lens, _ = net(feats, feat_lens, return_state=False)
     total = F.ctc_loss(log_probs.float().transpose(0, 1), b.targets.to(d.device), out_lens,
@@ -132,6 +132,8 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
                     ("feature-noise", cfg.feature_noise)):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"--{name} must be a probability in [0, 1], not {p}")
+    if not (0 <= cfg.freq_mask <= cfg.model.n_mels and cfg.time_mask >= 0 and cfg.time_masks >= 0):
+        raise ValueError(f"--freq-mask must be in [0, {cfg.model.n_mels}], --time-mask and --time-masks at least 0")
     if cfg.feature_noise and cfg.feature_noise_dir is None:
         raise ValueError("--feature-noise needs --feature-noise-dir (a folder of noise recordings)")
     if unknown := sorted(set(cfg.feature_noise_subsets) - set(cfg.train_subsets)):

@@ -99,6 +99,7 @@ def cmd_train(args) -> int:
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
+                freq_mask=args.freq_mask, time_mask=args.time_mask, time_masks=args.time_masks,
                 trim_silence=args.trim_silence, feature_gain=args.feature_gain, feature_noise=args.feature_noise,
                 feature_noise_dir=Path(args.feature_noise_dir) if args.feature_noise_dir else None,
                 feature_noise_subsets=tuple(x for x in (args.feature_noise_subsets or "").split(",") if x),
@@ -198,6 +199,14 @@ def add_train(sub) -> None:
     r.add_argument("--lr", type=float, default=2e-3)
     r.add_argument("--warmup-steps", type=int, default=300)
     r.add_argument("--no-spec-augment", action="store_true")
+    r.add_argument("--freq-mask", type=int, default=15, metavar="MELS",
+                   help="SpecAugment: two frequency masks per utterance of up to this many of the 80 mels (default 15)")
+    r.add_argument("--time-mask", type=int, default=40, metavar="FRAMES",
+                   help="SpecAugment: time masks of up to this many 10 ms frames each (default 40)")
+    r.add_argument("--time-masks", type=float, default=0.0, metavar="PER_SECOND",
+                   help="SpecAugment: this many time masks per second of each utterance, placed inside its own "
+                        "length (adaptive SpecAugment; e.g. 0.5 gives a 10 s utterance 5 masks); default 0: two "
+                        "per utterance, as before")
     r.add_argument("--freq-warp", type=float, default=0.0,
                    help="stretch each utterance's mel axis by a random factor within +-this fraction (e.g. 0.1)")
     r.add_argument("--time-stretch", type=float, default=0.0,
