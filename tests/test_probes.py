@@ -1,11 +1,11 @@
-"""bench.feature_floor and bench.utterance_mean: the probes behind docs/default-model.md's "Digital
-silence and joined words" run on a corpus and report what they say they do."""
+"""bench.feature_floor, bench.utterance_mean and bench.warp_views: the probes behind docs/default-model.md's
+"Digital silence and joined words" and run U's section run on a corpus and report what they say they do."""
 import math
 import re
 
 from asr.audio import LOG_FLOOR
 
-from bench import feature_floor, utterance_mean
+from bench import feature_floor, utterance_mean, warp_views
 
 
 def test_feature_floor_sees_the_digital_silence_of_synthetic_speech(tiny_corpus, capsys):
@@ -31,3 +31,26 @@ def test_utterance_mean_at_alpha_zero_is_the_plain_greedy_wer(tiny_corpus, rando
     utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
     plain = evaluate(load_model(random_model_path), utts, progress=False)
     assert f"WER {plain.wer:.2f} CER {plain.cer:.2f}" in lines[0]
+
+
+def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itself_changes_nothing(
+        tiny_corpus, random_model_path, capsys):
+    import torch
+
+    from asr.checkpoint import load_model
+    from data.librispeech import read_subset
+    from train.evaluate import evaluate
+
+    warp_views.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--factors", "1,0.9",
+                     "--model", str(random_model_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  WER")[0] for line in lines] == [
+        "tiny-dev  view 1", "tiny-dev  view 0.9", "tiny-dev  log mean of 1+0.9", "tiny-dev  prob mean of 1+0.9"]
+    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
+    plain = evaluate(load_model(random_model_path), utts, progress=False)
+    assert f"WER {plain.wer:.2f}  CER {plain.cer:.2f}" in lines[0]
+    x = torch.randn(5, 29).log_softmax(-1)
+    for how in ("log", "prob"):
+        assert torch.allclose(warp_views.combine([x, x], how), x, atol=1e-6)
+    feats = torch.randn(2, 7, 80)
+    assert torch.equal(warp_views.warp(feats, 1.0), feats)

@@ -1,0 +1,80 @@
+"""Probe: does averaging the posteriors of mel-warped views of each clip help (test-time augmentation)?
+
+    python -m bench.warp_views --data corpora/all --subsets lj002,so762-dev --factors 0.92,1,1.08
+
+Each view stretches the clip's mel axis by a fixed factor, as `asr train --freq-warp` does at random in
+training (train.augment.freq_warp); the model runs each view, float32, and every combination of two or
+more views is decoded greedily from the mean of its per-frame log-probabilities ("log") and from the log
+of the mean of its probabilities ("prob"). A gain would buy accuracy with two or three times the
+computation; docs/default-model.md ("Not kept ... stronger SpecAugment (run U)") has the result (none).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from asr.audio import load_audio
+from asr.checkpoint import load_model
+from asr.decode.greedy import greedy_decode
+from asr.features import feature_lengths
+from data.librispeech import read_subset
+from train.evaluate import error_rates
+
+
+def warp(feats: torch.Tensor, factor: float) -> torch.Tensor:
+    """... x n_mels: bin i takes the (interpolated) value of bin i x factor, as train.augment.freq_warp."""
+    f = feats.shape[-1]
+    pos = (torch.arange(f) * factor).clamp(max=f - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    w = pos - lo
+    return feats[..., lo] * (1 - w) + feats[..., hi] * w
+
+
+def combine(views: list[torch.Tensor], how: str) -> torch.Tensor:
+    stacked = torch.stack(views)
+    return stacked.mean(0) if how == "log" else torch.logsumexp(stacked, 0) - math.log(len(views))
+
+
+def greedy(log_probs: list[torch.Tensor]) -> list[str]:
+    return greedy_decode(pad_sequence(log_probs, batch_first=True), torch.tensor([len(x) for x in log_probs]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--subsets", required=True, help="comma-separated")
+    p.add_argument("--factors", default="0.92,1,1.08", help="comma-separated mel-axis factors (default 0.92,1,1.08)")
+    p.add_argument("--model", help="checkpoint (default: the bundled model)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    model = load_model(args.model).eval()
+    factors = [float(x) for x in args.factors.split(",")]
+    with torch.inference_mode():
+        for sub in args.subsets.split(","):
+            utts, _ = read_subset(args.data, sub, progress=False)
+            refs = [u.text for u in utts]
+            views = {a: [] for a in factors}  # factor -> per-clip T x V log-probs
+            for u in utts:
+                wave = torch.from_numpy(load_audio(u.path))[None]
+                feats = model.logmel(wave)
+                lens = feature_lengths(torch.tensor([wave.shape[1]]))
+                for a in factors:
+                    lp, n, _ = model(warp(feats, a) if a != 1 else feats, lens, return_state=False)
+                    views[a].append(lp[0, : int(n[0])])
+            for a in factors:
+                print(f"{sub}  view {a:g}  WER %.2f  CER %.2f" % error_rates(refs, greedy(views[a])), flush=True)
+            for r in range(2, len(factors) + 1):
+                for combo in itertools.combinations(factors, r):
+                    for how in ("log", "prob"):
+                        hyps = greedy([combine([views[a][i] for a in combo], how) for i in range(len(utts))])
+                        name = "+".join(f"{a:g}" for a in combo)
+                        print(f"{sub}  {how} mean of {name}  WER %.2f  CER %.2f" % error_rates(refs, hyps), flush=True)
+
+
+if __name__ == "__main__":
+    main()
