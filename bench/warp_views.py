@@ -3,7 +3,7 @@
     python -m bench.warp_views --data corpora/all --subsets lj002,so762-dev --factors 0.92,1,1.08
 
 Each view stretches the clip's mel axis by a fixed factor, as `asr train --freq-warp` does at random in
-training (train.augment.freq_warp); the model runs each view, float32, and every combination of two or
+training (train.augment.warp_mels); the model runs each view, float32, and every combination of two or
 more views is decoded greedily from the mean of its per-frame log-probabilities ("log") and from the log
 of the mean of its probabilities ("prob"). A gain would buy accuracy with two or three times the
 computation; docs/default-model.md ("Not kept ... stronger SpecAugment (run U)") has the result (none).
@@ -22,17 +22,8 @@ from asr.checkpoint import load_model
 from asr.decode.greedy import greedy_decode
 from asr.features import feature_lengths
 from data.librispeech import read_subset
+from train.augment import warp_mels
 from train.evaluate import error_rates
-
-
-def warp(feats: torch.Tensor, factor: float) -> torch.Tensor:
-    """... x n_mels: bin i takes the (interpolated) value of bin i x factor, as train.augment.freq_warp."""
-    f = feats.shape[-1]
-    pos = (torch.arange(f) * factor).clamp(max=f - 1)
-    lo = pos.floor().long()
-    hi = (lo + 1).clamp(max=f - 1)
-    w = pos - lo
-    return feats[..., lo] * (1 - w) + feats[..., hi] * w
 
 
 def combine(views: list[torch.Tensor], how: str) -> torch.Tensor:
@@ -64,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                 feats = model.logmel(wave)
                 lens = feature_lengths(torch.tensor([wave.shape[1]]))
                 for a in factors:
-                    lp, n, _ = model(warp(feats, a) if a != 1 else feats, lens, return_state=False)
+                    view = warp_mels(feats, torch.tensor([[a]])) if a != 1 else feats
+                    lp, n, _ = model(view, lens, return_state=False)
                     views[a].append(lp[0, : int(n[0])])
             for a in factors:
                 print(f"{sub}  view {a:g}  WER %.2f  CER %.2f" % error_rates(refs, greedy(views[a])), flush=True)

@@ -222,8 +222,14 @@ def freq_warp(feats: torch.Tensor, max_warp: float) -> torch.Tensor:
     """B x T x n_mels raw log-mel: each utterance's mel axis stretched by a random factor in
     [1 - max_warp, 1 + max_warp] (linear interpolation), moving formants and harmonics the way
     another vocal tract would (VTLP-like, applied to the features so cached features can use it)."""
+    alpha = 1 + (torch.rand(feats.shape[0], 1, device=feats.device) * 2 - 1) * max_warp  # B x 1
+    return warp_mels(feats, alpha)
+
+
+def warp_mels(feats: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """B x T x n_mels, B x 1 factors: bin i of utterance k takes the (linearly interpolated) value of its
+    bin i x alpha[k] (the top bin where that is past the axis)."""
     b, t, f = feats.shape
-    alpha = 1 + (torch.rand(b, 1, device=feats.device) * 2 - 1) * max_warp  # B x 1
     pos = (torch.arange(f, device=feats.device) * alpha).clamp(max=f - 1)  # B x F: source bin of each bin
     lo = pos.floor().long()
     hi = (lo + 1).clamp(max=f - 1)
