@@ -10,27 +10,17 @@ has the result (none).
 """
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 from asr.audio import load_audio
-from asr.checkpoint import load_model
 from asr.decode.greedy import greedy_decode
+from bench.probe import probe_setup
 from data.librispeech import read_subset
 from train.evaluate import error_rates
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("--subsets", required=True, help="comma-separated")
-    p.add_argument("--alphas", default="0,0.5,1", help="comma-separated shares of the shift (default 0,0.5,1)")
-    p.add_argument("--model", help="checkpoint (default: the bundled model)")
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    model = load_model(args.model).eval()
-    alphas = [float(a) for a in args.alphas.split(",")]
+    args, model, alphas = probe_setup(__doc__, "--alphas", "0,0.5,1", "comma-separated shares of the shift", argv)
     with torch.inference_mode():
         for sub in args.subsets.split(","):
             utts, _ = read_subset(args.data, sub, progress=False)

@@ -10,7 +10,6 @@ computation; docs/default-model.md ("Not kept ... stronger SpecAugment (run U)")
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 
@@ -18,9 +17,9 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from asr.audio import load_audio
-from asr.checkpoint import load_model
 from asr.decode.greedy import greedy_decode
 from asr.features import feature_lengths
+from bench.probe import probe_setup
 from data.librispeech import read_subset
 from train.augment import warp_mels
 from train.evaluate import error_rates
@@ -36,15 +35,7 @@ def greedy(log_probs: list[torch.Tensor]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("--subsets", required=True, help="comma-separated")
-    p.add_argument("--factors", default="0.92,1,1.08", help="comma-separated mel-axis factors (default 0.92,1,1.08)")
-    p.add_argument("--model", help="checkpoint (default: the bundled model)")
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    model = load_model(args.model).eval()
-    factors = [float(x) for x in args.factors.split(",")]
+    args, model, factors = probe_setup(__doc__, "--factors", "0.92,1,1.08", "comma-separated mel-axis factors", argv)
     with torch.inference_mode():
         for sub in args.subsets.split(","):
             utts, _ = read_subset(args.data, sub, progress=False)

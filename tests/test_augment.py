@@ -326,10 +326,15 @@ def test_noise_bank_refuses_what_it_cannot_use(tmp_path):
         noise_bank(list_audio(tmp_path))
 
 
+def _tiny_train(corpus: Path, run: Path) -> list[str]:
+    """`asr train` arguments for one epoch of a tiny model on the tiny corpus."""
+    return ["train", "--data", str(corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--hidden", "32",
+            "--layers", "1", "--batch-seconds", "8", "--epochs", "1", "--out", str(run)]
+
+
 def test_train_feature_noise_needs_its_folder_and_is_recorded(tiny_corpus, tmp_path, capsys):
     run = tmp_path / "run"
-    base = ["train", "--data", str(tiny_corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--hidden", "32",
-            "--layers", "1", "--batch-seconds", "8", "--epochs", "1", "--out", str(run)]
+    base = _tiny_train(tiny_corpus, run)
     assert main([*base, "--feature-noise", "0.5"]) == 2
     assert "--feature-noise-dir" in capsys.readouterr().err
     assert main([*base, "--feature-noise", "1.5", "--feature-noise-dir", str(tmp_path)]) == 2
@@ -374,8 +379,7 @@ def test_spec_augment_default_policy_is_unchanged_and_adaptive_masks_scale_with_
 
 def test_train_records_the_spec_augment_policy_and_checks_it(tiny_corpus, tmp_path, capsys):
     run = tmp_path / "run"
-    base = ["train", "--data", str(tiny_corpus), "--train", "tiny-train", "--dev", "tiny-dev", "--hidden", "32",
-            "--layers", "1", "--batch-seconds", "8", "--epochs", "1", "--out", str(run)]
+    base = _tiny_train(tiny_corpus, run)
     assert main([*base, "--freq-mask", "81"]) == 2
     assert "--freq-mask" in capsys.readouterr().err
     assert main([*base, "--freq-mask", "27", "--time-mask", "30", "--time-masks", "0.5"]) == 0
