@@ -83,8 +83,11 @@ def _live_session(env, pipe, pcm16: np.ndarray, args: list[str], interrupt_after
     Returns (exit status, events, stderr)."""
     import signal
 
+    # SIGINT back to its default in the child: a shell starts background jobs (`make test &`) with SIGINT
+    # ignored, Python then installs no KeyboardInterrupt handler, and the Ctrl-C below would never arrive
     live = subprocess.Popen([sys.executable, "-m", "asr", "live", "--format", "jsonl", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(pipe, pcm16, stop), daemon=True)
     _wait_for_recorder(env, live)
