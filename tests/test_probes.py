@@ -39,6 +39,7 @@ def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itse
 
     from asr.checkpoint import load_model
     from data.librispeech import read_subset
+    from train.augment import warp_mels
     from train.evaluate import evaluate
 
     warp_views.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--factors", "1,0.9",
@@ -52,7 +53,5 @@ def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itse
     x = torch.randn(5, 29).log_softmax(-1)
     for how in ("log", "prob"):
         assert torch.allclose(warp_views.combine([x, x], how), x, atol=1e-6)
-    from train.augment import warp_mels
-
     feats = torch.randn(2, 7, 80)
     assert torch.equal(warp_mels(feats, torch.ones(2, 1)), feats)

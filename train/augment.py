@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import torchaudio
 import torchaudio.functional as AF
 
-from asr.audio import LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
+from asr.audio import FRAMES_PER_SECOND, LOG_FLOOR, SAMPLE_RATE, AudioError, load_audio
 
 from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr, pitch_shift, telephone
 from .levels import GAIN_DB
@@ -175,7 +175,6 @@ class WaveAugment:
 
 FREQ_MASK_WIDTH = 15  # SpecAugment's defaults here: two frequency masks of up to this many mels ...
 TIME_MASK_WIDTH = 40  # ... and two time masks of up to this many frames, each at most 20 % of the (padded) batch
-FRAMES_PER_SECOND = 100  # log-mel frames (10 ms hop)
 
 
 def spec_augment(feats: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, feat_lens: torch.Tensor | None = None,
