@@ -97,6 +97,7 @@ def test_eval_report_adds_up_to_the_wer(tiny_corpus, random_model_path):
     errors = rep["substitutions"] + rep["deletions"] + rep["insertions"]
     assert 100 * errors / rep["reference_words"] == pytest.approx(out["wer"], abs=0.01)
     assert len(rep["missed"]) <= 3 and all(m["missed"] <= m["said"] for m in rep["missed"])
+    assert sum(b["utterances"] for b in rep["by_length"]) == out["utterances"]  # every clip in one length bin
     bad = run_asr("eval", "--data", tiny_corpus, "--subset", "tiny-dev", "--report", "0")
     assert bad.returncode == 2 and "must be 1 or more" in bad.stderr
 

@@ -35,3 +35,16 @@ def test_perfect_and_empty_input():
     assert (r.correct, r.substitutions, r.deletions, r.insertions, r.missed) == (2, 0, 0, 0, ())
     assert r.lines() == ["2 reference words: 2 correct (100.0%), 0 substituted, 0 deleted; 0 inserted"]
     assert error_report([], []).reference_words == 0
+
+
+def test_wer_by_clip_length():
+    refs = ["A B", "C D", "E F G H", "I"]
+    hyps = ["A B", "C X", "E F G", "J K"]
+    r = error_report(refs, hyps, durations=[1.0, 2.9, 7.5, 12.0])
+    assert [(a, b, n) for a, b, n, _ in r.by_length] == [(0.0, 3.0, 2), (6.0, 9.0, 1), (9.0, None, 1)]  # no 3-6 s clip
+    assert [w for *_, w in r.by_length] == pytest.approx([25.0, 25.0, 200.0])
+    assert r.lines()[-1] == "WER by clip length: 0-3 s 25.00% (2 clips), 6-9 s 25.00% (1 clip), 9 s or more 200.00% (1 clip)"
+    assert r.as_dict()["by_length"][2] == {"from_seconds": 9.0, "to_seconds": None, "utterances": 1, "wer": 200.0}
+    assert error_report(refs, hyps).by_length == ()  # no durations, no bins
+    with pytest.raises(ValueError):
+        error_report(refs, hyps, durations=[1.0])

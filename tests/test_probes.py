@@ -55,3 +55,24 @@ def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itse
         assert torch.allclose(warp_views.combine([x, x], how), x, atol=1e-6)
     feats = torch.randn(2, 7, 80)
     assert torch.equal(warp_mels(feats, torch.ones(2, 1)), feats)
+
+
+def test_warp_views_on_the_time_axis_decodes_each_stretched_view_alone(tiny_corpus, random_model_path, capsys):
+    import torch
+
+    from asr.checkpoint import load_model
+    from data.librispeech import read_subset
+    from train.augment import stretch_time
+    from train.evaluate import evaluate
+
+    warp_views.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--axis", "time", "--factors", "1,1.2",
+                     "--model", str(random_model_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  WER")[0] for line in lines] == ["tiny-dev  view 1", "tiny-dev  view 1.2"]
+    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
+    plain = evaluate(load_model(random_model_path), utts, progress=False)
+    assert f"WER {plain.wer:.2f}  CER {plain.cer:.2f}" in lines[0]
+    feats = torch.randn(2, 100, 80)
+    assert torch.equal(stretch_time(feats, 1.0), feats)
+    slow = stretch_time(feats, 1.2)
+    assert slow.shape == (2, 120, 80) and torch.allclose(slow[:, 0], feats[:, 0])

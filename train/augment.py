@@ -20,7 +20,8 @@ from .effects import COLORS, apply_gain, colored_noise, fft_convolve, mix_at_snr
 from .levels import GAIN_DB
 
 __all__ = ["SPEEDS", "AUDIO_SUFFIXES", "PRESETS", "WaveAugment", "babble_pool", "feature_gain", "feature_noise",
-           "list_audio", "noise_bank", "random_eq", "spec_augment", "trim_silence"]
+           "list_audio", "noise_bank", "random_eq", "spec_augment", "stretch_time", "trim_silence",
+           "warp_mels"]
 
 SPEEDS = (0.9, 1.0, 1.1)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
@@ -366,6 +367,12 @@ def time_stretch(feats: torch.Tensor, feat_lens: torch.Tensor, max_stretch: floa
     """B x T x n_mels: the whole batch resampled in time by one random factor in
     [1 - max_stretch, 1 + max_stretch] (a tempo change of the features; lengths scaled to match)."""
     beta = 1 + (float(torch.rand(())) * 2 - 1) * max_stretch
-    t = max(1, round(feats.shape[1] * beta))
-    out = F.interpolate(feats.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)
+    out = stretch_time(feats, beta)
+    t = out.shape[1]
     return out, (feat_lens.float() * t / feats.shape[1]).floor().long().clamp(max=t)
+
+
+def stretch_time(feats: torch.Tensor, factor: float) -> torch.Tensor:
+    """B x T x n_mels -> B x round(T * factor) x n_mels (at least 1 frame), linearly interpolated in time."""
+    t = max(1, round(feats.shape[1] * factor))
+    return F.interpolate(feats.transpose(1, 2), size=t, mode="linear", align_corners=False).transpose(1, 2)

@@ -1,6 +1,7 @@
 """Where the word errors are (`asr eval --report`): substitutions, deletions and insertions counted
 from jiwer's word alignment, the reference words most often missed with how often each was said, and
-the most frequent confusions, as in sclite's detail report (the counts add up to the WER's numerator)."""
+the most frequent confusions, as in sclite's detail report (the counts add up to the WER's numerator),
+and, given each clip's duration, the WER by clip length (does recognition wear off over a long clip?)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 
 import jiwer
 
-__all__ = ["ErrorReport", "error_report"]
+__all__ = ["LENGTH_BINS", "ErrorReport", "error_report"]
+
+LENGTH_BINS = (3.0, 6.0, 9.0)  # seconds: clips shorter than 3 s, 3-6 s, 6-9 s and 9 s or longer
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class ErrorReport:
     substituted: tuple[tuple[str, str, int], ...]  # (reference word, hypothesis word, count)
     deleted: tuple[tuple[str, int], ...]
     inserted: tuple[tuple[str, int], ...]
+    by_length: tuple[tuple[float, float | None, int, float], ...] = ()  # (from s, to s or None, clips, WER %)
 
     def as_dict(self) -> dict:
         return {
@@ -31,6 +35,8 @@ class ErrorReport:
             "substituted": [{"reference": r, "hypothesis": h, "count": c} for r, h, c in self.substituted],
             "deleted": [{"word": w, "count": c} for w, c in self.deleted],
             "inserted": [{"word": w, "count": c} for w, c in self.inserted],
+            "by_length": [{"from_seconds": a, "to_seconds": b, "utterances": n, "wer": round(w, 2)}
+                          for a, b, n, w in self.by_length],
         }
 
     def lines(self) -> list[str]:
@@ -46,12 +52,18 @@ class ErrorReport:
             out.append("deletions: " + ", ".join(f"{w} ({c})" for w, c in self.deleted))
         if self.inserted:
             out.append("insertions: " + ", ".join(f"{w} ({c})" for w, c in self.inserted))
+        if self.by_length:
+            out.append("WER by clip length: " + ", ".join(
+                f"{f'{a:g}-{b:g} s' if b is not None else f'{a:g} s or more'} {w:.2f}% ({n} clip{'s' * (n != 1)})"
+                for a, b, n, w in self.by_length))
         return out
 
 
-def error_report(refs: list[str], hyps: list[str], top: int = 10) -> ErrorReport:
+def error_report(refs: list[str], hyps: list[str], top: int = 10,
+                 durations: list[float] | None = None) -> ErrorReport:
     """Word-level error counts of hypotheses against references; each list keeps its `top` entries
-    (ties in first-seen order). An empty reference adds its hypothesis's words as insertions, as in the WER."""
+    (ties in first-seen order). An empty reference adds its hypothesis's words as insertions, as in the WER.
+    With `durations` (seconds, one per clip), also the WER of the clips in each of LENGTH_BINS' ranges."""
     said, missed, subs, dels, ins = Counter(), Counter(), Counter(), Counter(), Counter()
     if refs:
         out = jiwer.process_words(list(refs), list(hyps))
@@ -74,4 +86,17 @@ def error_report(refs: list[str], hyps: list[str], top: int = 10) -> ErrorReport
         missed=tuple((w, m, said[w]) for w, m in missed.most_common(top)),
         substituted=tuple((r, h, c) for (r, h), c in subs.most_common(top)),
         deleted=tuple(dels.most_common(top)), inserted=tuple(ins.most_common(top)),
+        by_length=_by_length(refs, hyps, durations) if durations is not None else (),
     )
+
+
+def _by_length(refs: list[str], hyps: list[str], durations: list[float]):
+    if len(durations) != len(refs):
+        raise ValueError(f"{len(durations)} durations for {len(refs)} clips")
+    edges = (0.0, *LENGTH_BINS, None)
+    rows = []
+    for a, b in zip(edges, edges[1:]):
+        pick = [i for i, d in enumerate(durations) if d >= a and (b is None or d < b)]
+        if pick:
+            rows.append((a, b, len(pick), 100 * jiwer.wer([refs[i] for i in pick], [hyps[i] for i in pick])))
+    return tuple(rows)

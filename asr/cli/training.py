@@ -32,7 +32,9 @@ def cmd_eval(args) -> int:
     result = evaluate(model, utterances, progress=args.format == "text" and sys.stderr.isatty(), beam=beam)
     report = None
     if args.report is not None:
-        report = error_report([r for _, r, _ in result.hypotheses], [h for _, _, h in result.hypotheses], args.report)
+        seconds = {u.id: u.duration for u in utterances}
+        report = error_report([r for _, r, _ in result.hypotheses], [h for _, _, h in result.hypotheses], args.report,
+                              durations=[seconds[i] for i, _, _ in result.hypotheses])
     if args.format == "json":
         extra = {"report": report.as_dict()} if report else {}
         print(json.dumps({**result.as_dict(), "subset": args.subset, "decoder": "beam" if beam else "greedy", **extra}))
@@ -153,7 +155,8 @@ def add_eval(sub) -> None:
     e.add_argument("--report", type=positive_int, nargs="?", const=10, metavar="N",
                    help="also count the word errors: substitutions, deletions and insertions, the N reference "
                         "words most often missed (with how often each was said) and the N most frequent "
-                        "substitutions, deletions and insertions (default N: 10; in --format json as \"report\")")
+                        "substitutions, deletions and insertions, and the WER of clips under 3 s, 3-6 s, 6-9 s and "
+                        "longer (default N: 10; in --format json as \"report\")")
     e.add_argument("--threads", type=int, help="torch CPU threads")
     decoding_options(e)
     precision_option(e)
