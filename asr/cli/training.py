@@ -201,7 +201,7 @@ def add_train(sub) -> None:
                         "never with waveform augmentation)")
     r.add_argument("--lr", type=float, default=2e-3)
     r.add_argument("--warmup-steps", type=int, default=300)
-    r.add_argument("--no-spec-augment", action="store_true")
+    r.add_argument("--no-spec-augment", action="store_true", help="no SpecAugment (frequency and time masks)")
     r.add_argument("--freq-mask", type=int, default=15, metavar="MELS",
                    help="SpecAugment: two frequency masks per utterance of up to this many of the 80 mels (default 15)")
     r.add_argument("--time-mask", type=int, default=40, metavar="FRAMES",
