@@ -8,6 +8,18 @@ from asr.audio import LOG_FLOOR
 from bench import feature_floor, utterance_mean, warp_views
 
 
+def _run_probe(probe, args: list[str], corpus, model, capsys):
+    """`probe` on tiny-dev with `args`: its output lines, and the model's plain greedy result on tiny-dev."""
+    from asr.checkpoint import load_model
+    from data.librispeech import read_subset
+    from train.evaluate import evaluate
+
+    probe.main(["--data", str(corpus), "--subsets", "tiny-dev", *args, "--model", str(model)])
+    lines = capsys.readouterr().out.splitlines()
+    utts, _ = read_subset(corpus, "tiny-dev", progress=False)
+    return lines, evaluate(load_model(model), utts, progress=False)
+
+
 def test_feature_floor_sees_the_digital_silence_of_synthetic_speech(tiny_corpus, capsys):
     feature_floor.main(["--data", str(tiny_corpus), "--subsets", "tiny-train,tiny-dev", "--utterances", "4"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
@@ -20,16 +32,8 @@ def test_feature_floor_sees_the_digital_silence_of_synthetic_speech(tiny_corpus,
 
 
 def test_utterance_mean_at_alpha_zero_is_the_plain_greedy_wer(tiny_corpus, random_model_path, capsys):
-    from asr.checkpoint import load_model
-    from data.librispeech import read_subset
-    from train.evaluate import evaluate
-
-    utterance_mean.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--alphas", "0,1",
-                         "--model", str(random_model_path)])
-    lines = capsys.readouterr().out.splitlines()
+    lines, plain = _run_probe(utterance_mean, ["--alphas", "0,1"], tiny_corpus, random_model_path, capsys)
     assert [line.split(": WER")[0] for line in lines] == ["tiny-dev: alpha 0", "tiny-dev: alpha 1"]
-    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
-    plain = evaluate(load_model(random_model_path), utts, progress=False)
     assert f"WER {plain.wer:.2f} CER {plain.cer:.2f}" in lines[0]
 
 
@@ -37,18 +41,11 @@ def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itse
         tiny_corpus, random_model_path, capsys):
     import torch
 
-    from asr.checkpoint import load_model
-    from data.librispeech import read_subset
     from train.augment import warp_mels
-    from train.evaluate import evaluate
 
-    warp_views.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--factors", "1,0.9",
-                     "--model", str(random_model_path)])
-    lines = capsys.readouterr().out.splitlines()
+    lines, plain = _run_probe(warp_views, ["--factors", "1,0.9"], tiny_corpus, random_model_path, capsys)
     assert [line.split("  WER")[0] for line in lines] == [
         "tiny-dev  view 1", "tiny-dev  view 0.9", "tiny-dev  log mean of 1+0.9", "tiny-dev  prob mean of 1+0.9"]
-    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
-    plain = evaluate(load_model(random_model_path), utts, progress=False)
     assert f"WER {plain.wer:.2f}  CER {plain.cer:.2f}" in lines[0]
     x = torch.randn(5, 29).log_softmax(-1)
     for how in ("log", "prob"):
@@ -60,17 +57,11 @@ def test_warp_views_view_1_is_the_plain_greedy_wer_and_a_view_averaged_with_itse
 def test_warp_views_on_the_time_axis_decodes_each_stretched_view_alone(tiny_corpus, random_model_path, capsys):
     import torch
 
-    from asr.checkpoint import load_model
-    from data.librispeech import read_subset
     from train.augment import stretch_time
-    from train.evaluate import evaluate
 
-    warp_views.main(["--data", str(tiny_corpus), "--subsets", "tiny-dev", "--axis", "time", "--factors", "1,1.2",
-                     "--model", str(random_model_path)])
-    lines = capsys.readouterr().out.splitlines()
+    lines, plain = _run_probe(warp_views, ["--axis", "time", "--factors", "1,1.2"], tiny_corpus, random_model_path,
+                              capsys)
     assert [line.split("  WER")[0] for line in lines] == ["tiny-dev  view 1", "tiny-dev  view 1.2"]
-    utts, _ = read_subset(tiny_corpus, "tiny-dev", progress=False)
-    plain = evaluate(load_model(random_model_path), utts, progress=False)
     assert f"WER {plain.wer:.2f}  CER {plain.cer:.2f}" in lines[0]
     feats = torch.randn(2, 100, 80)
     assert torch.equal(stretch_time(feats, 1.0), feats)
