@@ -155,8 +155,8 @@ def add_eval(sub) -> None:
     e.add_argument("--report", type=positive_int, nargs="?", const=10, metavar="N",
                    help="also count the word errors: substitutions, deletions and insertions, the N reference "
                         "words most often missed (with how often each was said) and the N most frequent "
-                        "substitutions, deletions and insertions, and the WER of clips under 3 s, 3-6 s, 6-9 s and "
-                        "longer (default N: 10; in --format json as \"report\")")
+                        "substitutions, deletions and insertions, and the WER of clips of 0-3 s, 3-6 s, 6-9 s and 9 s "
+                        "or more (default N: 10; in --format json as \"report\")")
     e.add_argument("--threads", type=int, help="torch CPU threads")
     decoding_options(e)
     precision_option(e)
