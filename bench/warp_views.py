@@ -56,11 +56,8 @@ def main(argv: list[str] | None = None) -> None:
                 wave = torch.from_numpy(load_audio(u.path))[None]
                 n_feats = int(feature_lengths(torch.tensor([wave.shape[1]]))[0])
                 feats = model.logmel(wave)[:, :n_feats]
-                for a in factors:
-                    if a == 1:
-                        view = feats
-                    else:
-                        view = warp_mels(feats, torch.tensor([[a]])) if args.axis == "mel" else stretch_time(feats, a)
+                for a in factors:  # factor 1 leaves the features exactly as they are on either axis
+                    view = warp_mels(feats, torch.tensor([[a]])) if args.axis == "mel" else stretch_time(feats, a)
                     lp, n, _ = model(view, torch.tensor([view.shape[1]]), return_state=False)
                     views[a].append(lp[0, : int(n[0])])
             for a in factors:

@@ -64,11 +64,15 @@ def error_report(refs: list[str], hyps: list[str], top: int = 10,
     """Word-level error counts of hypotheses against references; each list keeps its `top` entries
     (ties in first-seen order). An empty reference adds its hypothesis's words as insertions, as in the WER.
     With `durations` (seconds, one per clip), also the WER of the clips in each of LENGTH_BINS' ranges."""
+    if durations is not None and len(durations) != len(refs):
+        raise ValueError(f"{len(durations)} durations for {len(refs)} clips")
     said, missed, subs, dels, ins = Counter(), Counter(), Counter(), Counter(), Counter()
+    per_clip = []  # (reference words, word errors) of each clip
     if refs:
         out = jiwer.process_words(list(refs), list(hyps))
         for ref, hyp, chunks in zip(out.references, out.hypotheses, out.alignments):
             said.update(ref)
+            errors = 0
             for c in chunks:
                 ref_words, hyp_words = ref[c.ref_start_idx:c.ref_end_idx], hyp[c.hyp_start_idx:c.hyp_end_idx]
                 if c.type == "substitute":
@@ -79,6 +83,9 @@ def error_report(refs: list[str], hyps: list[str], top: int = 10,
                     missed.update(ref_words)
                 elif c.type == "insert":
                     ins.update(hyp_words)
+                if c.type != "equal":
+                    errors += max(len(ref_words), len(hyp_words))
+            per_clip.append((len(ref), errors))
     n_subs, n_dels = sum(subs.values()), sum(dels.values())
     return ErrorReport(
         reference_words=sum(said.values()), correct=sum(said.values()) - n_subs - n_dels,
@@ -86,17 +93,18 @@ def error_report(refs: list[str], hyps: list[str], top: int = 10,
         missed=tuple((w, m, said[w]) for w, m in missed.most_common(top)),
         substituted=tuple((r, h, c) for (r, h), c in subs.most_common(top)),
         deleted=tuple(dels.most_common(top)), inserted=tuple(ins.most_common(top)),
-        by_length=_by_length(refs, hyps, durations) if durations is not None else (),
+        by_length=_by_length(per_clip, durations) if durations is not None else (),
     )
 
 
-def _by_length(refs: list[str], hyps: list[str], durations: list[float]):
-    if len(durations) != len(refs):
-        raise ValueError(f"{len(durations)} durations for {len(refs)} clips")
+def _by_length(per_clip: list[tuple[int, int]], durations: list[float]):
+    """Each LENGTH_BINS range's clips, their word errors over their reference words (over 1 when they have
+    none, as jiwer's WER does)."""
     edges = (0.0, *LENGTH_BINS, None)
     rows = []
     for a, b in zip(edges, edges[1:]):
-        pick = [i for i, d in enumerate(durations) if d >= a and (b is None or d < b)]
+        pick = [clip for clip, d in zip(per_clip, durations) if d >= a and (b is None or d < b)]
         if pick:
-            rows.append((a, b, len(pick), 100 * jiwer.wer([refs[i] for i in pick], [hyps[i] for i in pick])))
+            words, errors = map(sum, zip(*pick))
+            rows.append((a, b, len(pick), 100 * errors / max(words, 1)))
     return tuple(rows)
