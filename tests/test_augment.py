@@ -384,6 +384,8 @@ def test_train_records_the_spec_augment_policy_and_checks_it(tiny_corpus, tmp_pa
     assert "--freq-mask" in capsys.readouterr().err
     assert main([*base, "--time-masks", "0.5", "--no-spec-augment"]) == 2  # a mask option that would do nothing
     assert "drop them or --no-spec-augment" in capsys.readouterr().err
+    assert main([*base, "--freq-mask", "15", "--no-spec-augment"]) == 2  # even at its default value
+    assert "drop them or --no-spec-augment" in capsys.readouterr().err
     assert main([*base, "--freq-mask", "27", "--time-mask", "30", "--time-masks", "0.5"]) == 0
     saved = config_from_json(run / "config.json")
     assert (saved.freq_mask, saved.time_mask, saved.time_masks) == (27, 30, 0.5)

@@ -92,6 +92,10 @@ def cmd_train(args) -> int:
             dev_subsets = [x for x in args.dev.split(",") if x]
             if not dev_subsets:
                 return fail("--dev names no subset", 2)
+            masks = {"freq_mask": args.freq_mask, "time_mask": args.time_mask, "time_masks": args.time_masks}
+            if args.no_spec_augment and any(v is not None for v in masks.values()):
+                return fail("--freq-mask, --time-mask and --time-masks shape SpecAugment: drop them or "
+                            "--no-spec-augment", 2)
             cfg = TrainConfig(
                 data=Path(args.data), train_subsets=train_subsets, train_weights=train_weights,
                 dev_subset=dev_subsets[0], more_dev_subsets=tuple(dev_subsets[1:]),
@@ -101,12 +105,11 @@ def cmd_train(args) -> int:
                 noise_dir=Path(args.noise_dir) if args.noise_dir else None,
                 rir_dir=Path(args.rir_dir) if args.rir_dir else None, trace_batches=args.trace_batches, seed=args.seed,
                 freq_warp=args.freq_warp, time_stretch=args.time_stretch, eq=args.eq,
-                freq_mask=args.freq_mask, time_mask=args.time_mask, time_masks=args.time_masks,
                 trim_silence=args.trim_silence, feature_gain=args.feature_gain, feature_noise=args.feature_noise,
                 feature_noise_dir=Path(args.feature_noise_dir) if args.feature_noise_dir else None,
                 feature_noise_subsets=tuple(x for x in (args.feature_noise_subsets or "").split(",") if x),
                 init=Path(args.init) if args.init else None,
-                **{k: getattr(defaults, k) if v is None else v for k, v in tunable.items()},
+                **{k: getattr(defaults, k) if v is None else v for k, v in {**masks, **tunable}.items()},
             )
         result = train(cfg)
     except (FileNotFoundError, ValueError, StateError, ModelError) as e:
@@ -202,11 +205,11 @@ def add_train(sub) -> None:
     r.add_argument("--lr", type=float, default=2e-3)
     r.add_argument("--warmup-steps", type=int, default=300)
     r.add_argument("--no-spec-augment", action="store_true", help="no SpecAugment (frequency and time masks)")
-    r.add_argument("--freq-mask", type=int, default=15, metavar="MELS",
+    r.add_argument("--freq-mask", type=int, metavar="MELS",
                    help="SpecAugment: two frequency masks per utterance of up to this many of the 80 mels (default 15)")
-    r.add_argument("--time-mask", type=int, default=40, metavar="FRAMES",
+    r.add_argument("--time-mask", type=int, metavar="FRAMES",
                    help="SpecAugment: time masks of up to this many 10 ms frames each (default 40)")
-    r.add_argument("--time-masks", type=float, default=0.0, metavar="PER_SECOND",
+    r.add_argument("--time-masks", type=float, metavar="PER_SECOND",
                    help="SpecAugment: this many time masks per second of each utterance, placed inside its own "
                         "length (adaptive SpecAugment; e.g. 0.5 gives a 10 s utterance 5 masks); default 0: two "
                         "per utterance, as before")
