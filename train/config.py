@@ -6,7 +6,11 @@ from pathlib import Path
 
 from asr.model import ModelConfig
 
-__all__ = ["TrainConfig", "TrainResult", "config_from_json"]
+__all__ = ["TrainConfig", "TrainResult", "config_from_json", "MASKS_WITHOUT_SPEC_AUGMENT"]
+
+# the refusal of mask options that would do nothing: the CLI says it for any given, train() for non-defaults
+MASKS_WITHOUT_SPEC_AUGMENT = ("--freq-mask, --time-mask and --time-masks shape SpecAugment: drop them or "
+                              "--no-spec-augment")
 
 
 @dataclass(frozen=True)

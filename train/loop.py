@@ -27,7 +27,7 @@ from asr.model import AcousticModel, ModelConfig, count_parameters
 from . import distributed
 from .augment import (FREQ_MASK_WIDTH, TIME_MASK_WIDTH, feature_gain, feature_noise, freq_warp, list_audio, noise_bank,
                       random_eq, spec_augment, time_stretch, trim_silence)
-from .config import TrainConfig, TrainResult
+from .config import MASKS_WITHOUT_SPEC_AUGMENT, TrainConfig, TrainResult
 from .dataset import SKIP_REASONS, Batch, feature_stats
 from .evaluate import dev_loss_and_hyps, error_rates
 from .inputs import amp_dtype, dev_loader, format_counts, format_mixture, prepare_inputs, train_loader
@@ -135,7 +135,7 @@ def _train(cfg: TrainConfig, d: distributed.Dist, feature_cache: dict | None) ->
     if not (0 <= cfg.freq_mask <= cfg.model.n_mels and cfg.time_mask >= 0 and cfg.time_masks >= 0):
         raise ValueError(f"--freq-mask must be in [0, {cfg.model.n_mels}], --time-mask and --time-masks at least 0")
     if not cfg.spec_augment and (cfg.freq_mask, cfg.time_mask, cfg.time_masks) != (FREQ_MASK_WIDTH, TIME_MASK_WIDTH, 0):
-        raise ValueError("--freq-mask, --time-mask and --time-masks shape SpecAugment: drop them or --no-spec-augment")
+        raise ValueError(MASKS_WITHOUT_SPEC_AUGMENT)
     if cfg.feature_noise and cfg.feature_noise_dir is None:
         raise ValueError("--feature-noise needs --feature-noise-dir (a folder of noise recordings)")
     if unknown := sorted(set(cfg.feature_noise_subsets) - set(cfg.train_subsets)):

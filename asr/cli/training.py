@@ -52,7 +52,7 @@ def cmd_eval(args) -> int:
 
 def cmd_train(args) -> int:
     from train.augment import PRESETS
-    from train.config import config_from_json
+    from train.config import MASKS_WITHOUT_SPEC_AUGMENT, config_from_json
     from train.inputs import parse_mixture
     from train.loop import TrainConfig, TrainingError, train
     from train.state import StateError
@@ -94,8 +94,7 @@ def cmd_train(args) -> int:
                 return fail("--dev names no subset", 2)
             masks = {"freq_mask": args.freq_mask, "time_mask": args.time_mask, "time_masks": args.time_masks}
             if args.no_spec_augment and any(v is not None for v in masks.values()):
-                return fail("--freq-mask, --time-mask and --time-masks shape SpecAugment: drop them or "
-                            "--no-spec-augment", 2)
+                return fail(MASKS_WITHOUT_SPEC_AUGMENT, 2)
             cfg = TrainConfig(
                 data=Path(args.data), train_subsets=train_subsets, train_weights=train_weights,
                 dev_subset=dev_subsets[0], more_dev_subsets=tuple(dev_subsets[1:]),
