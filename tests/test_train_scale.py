@@ -184,6 +184,11 @@ def test_bad_audio_and_nan_losses_are_counted_and_a_persistent_nan_stops_the_run
 def test_resume_without_a_run_folder_is_one_line(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{}")  # a run's options are refused before its config is read
+    assert main(["train", "--resume", str(tmp_path), "--lr", "1e-4", "--no-spec-augment", "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr, --no-spec-augment: a resumed run keeps the configuration saved in" in err
+    assert "only --epochs, --max-minutes" in err and f"--init {tmp_path}/best.pt" in err
     assert main(["train", "--data", str(tmp_path)]) == 2
     assert "required: --train, --dev, --out" in capsys.readouterr().err
     assert main(tiny_args(tmp_path, tmp_path / "run", "--eq", "1.5")) == 2

@@ -13,6 +13,10 @@ from .common import (beam_or_exit, decoding_options, fail, load_model_or_exit, p
 
 __all__ = ["add_eval", "add_train", "add_compare"]
 
+# what a resumed run may change (cmd_train's `tunable`); everything else is the run's config.json
+RESUME_OPTIONS = ("--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every, --eval-every, "
+                  "--keep-checkpoints")
+
 
 def cmd_eval(args) -> int:
     from data.librispeech import read_subset
@@ -71,6 +75,12 @@ def cmd_train(args) -> int:
             saved = Path(args.resume) / "config.json"
             if not saved.is_file():
                 return fail(f"{args.resume}: not a run folder (no config.json)", 2)
+            fixed = [name for name, default in args.run_defaults.items()
+                     if name not in tunable and name not in ("resume", "eval_every") and getattr(args, name) != default]
+            if fixed:
+                return fail(f"{', '.join('--' + n.replace('_', '-') for n in fixed)}: a resumed run keeps the "
+                            f"configuration saved in {saved}; only {RESUME_OPTIONS} may change (to change the rest, "
+                            f"start a new run with --init {args.resume}/best.pt)", 2)
             cfg = config_from_json(saved, out=Path(args.resume), resume=True, **tunable)
         else:
             missing = [f"--{k}" for k in ("data", "train", "dev", "out") if getattr(args, k) is None]
@@ -180,8 +190,7 @@ def add_train(sub) -> None:
     r.add_argument("--out", help="run folder (checkpoints, log.csv, config.json, train_state.pt)")
     r.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or killed run from RUN_DIR/train_state.pt with its saved configuration "
-                        "(--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every, "
-                        "--eval-every, --keep-checkpoints may change)")
+                        f"(only {RESUME_OPTIONS} may change; any other option is refused)")
     r.add_argument("--cell", choices=["gru", "lstm", "rnn"], default="gru")
     r.add_argument("--hidden", type=int,
                    help="units per recurrent layer (default 320, or the --init model's width; a larger width than "
@@ -270,7 +279,8 @@ def add_train(sub) -> None:
                    help="write every batch's utterance ids to RUN_DIR/batches.rank<R>.tsv")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, help="torch CPU threads")
-    r.set_defaults(func=cmd_train)
+    # every option's default, so that --resume can tell which run-shaping options were given
+    r.set_defaults(func=cmd_train, run_defaults=vars(r.parse_args([])))
 
 
 def add_compare(sub) -> None:
