@@ -13,9 +13,11 @@ from .common import (beam_or_exit, decoding_options, fail, load_model_or_exit, p
 
 __all__ = ["add_eval", "add_train", "add_compare"]
 
-# what a resumed run may change (cmd_train's `tunable`); everything else is the run's config.json
-RESUME_OPTIONS = ("--epochs, --max-minutes, --workers, --device, --amp, --threads, --checkpoint-every, --eval-every, "
-                  "--keep-checkpoints")
+# what a resumed run may change, option (argparse dest) -> TrainConfig field; everything else is the run's config.json
+RESUMABLE = {"epochs": "epochs", "max_minutes": "max_minutes", "workers": "workers", "device": "device", "amp": "amp",
+             "threads": "threads", "checkpoint_every": "checkpoint_every", "eval_every": "eval_every_minutes",
+             "keep_checkpoints": "keep_checkpoints"}
+RESUME_OPTIONS = ", ".join("--" + name.replace("_", "-") for name in RESUMABLE)
 
 
 def cmd_eval(args) -> int:
@@ -66,17 +68,14 @@ def cmd_train(args) -> int:
     from asr.model import ModelConfig
 
     # options that may change when a run is resumed; None means "as saved" (or the default)
-    tunable = {"epochs": args.epochs, "max_minutes": args.max_minutes, "workers": args.workers,
-               "device": args.device, "amp": args.amp, "threads": args.threads,
-               "checkpoint_every": args.checkpoint_every, "eval_every_minutes": args.eval_every,
-               "keep_checkpoints": args.keep_checkpoints}
+    tunable = {field: getattr(args, name) for name, field in RESUMABLE.items()}
     try:
         if args.resume:
             saved = Path(args.resume) / "config.json"
             if not saved.is_file():
                 return fail(f"{args.resume}: not a run folder (no config.json)", 2)
             fixed = [name for name, default in args.run_defaults.items()
-                     if name not in tunable and name not in ("resume", "eval_every") and getattr(args, name) != default]
+                     if name not in RESUMABLE and name != "resume" and getattr(args, name) != default]
             if fixed:
                 return fail(f"{', '.join('--' + n.replace('_', '-') for n in fixed)}: a resumed run keeps the "
                             f"configuration saved in {saved}; only {RESUME_OPTIONS} may change (to change the rest, "
