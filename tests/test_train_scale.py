@@ -189,6 +189,11 @@ def test_resume_without_a_run_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--lr, --no-spec-augment: a resumed run keeps the configuration saved in" in err
     assert "only --epochs, --max-minutes" in err and f"--init {tmp_path}/best.pt" in err
+    # an option is refused even at its default value, and its abbreviation is caught too
+    assert main(["train", "--resume", str(tmp_path), "--seed", "0", "--cell", "gru"]) == 2
+    assert "--cell, --seed: a resumed run keeps" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--hid", "320"]) == 2
+    assert "--hidden: a resumed run keeps" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path)]) == 2
     assert "required: --train, --dev, --out" in capsys.readouterr().err
     assert main(tiny_args(tmp_path, tmp_path / "run", "--eq", "1.5")) == 2

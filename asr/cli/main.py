@@ -67,7 +67,9 @@ OPTIONAL_MODULES = {"torch", "torchaudio", "jiwer", "flashlight", "kaldingram", 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given (asr train --resume tells given options from defaults)
     try:
         return args.func(args)
     except ModuleNotFoundError as e:

@@ -18,6 +18,16 @@ RESUMABLE = {"epochs": "epochs", "max_minutes": "max_minutes", "workers": "worke
              "threads": "threads", "checkpoint_every": "checkpoint_every", "eval_every": "eval_every_minutes",
              "keep_checkpoints": "keep_checkpoints"}
 RESUME_OPTIONS = ", ".join("--" + name.replace("_", "-") for name in RESUMABLE)
+_UNSET = object()
+
+
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The dests of the options given on argv, in the parser's order, even where a value equals its
+    default (`--seed 0`): argparse fills in a default only where the namespace lacks the attribute,
+    so what it overwrote in a namespace of placeholders was given."""
+    dests = {a.dest: _UNSET for a in parser._actions if a.dest != argparse.SUPPRESS}
+    probe = parser.parse_args(argv, namespace=argparse.Namespace(**dests))
+    return [dest for dest in dests if getattr(probe, dest) is not _UNSET]
 
 
 def cmd_eval(args) -> int:
@@ -74,8 +84,7 @@ def cmd_train(args) -> int:
             saved = Path(args.resume) / "config.json"
             if not saved.is_file():
                 return fail(f"{args.resume}: not a run folder (no config.json)", 2)
-            fixed = [name for name, default in args.run_defaults.items()
-                     if name not in RESUMABLE and name != "resume" and getattr(args, name) != default]
+            fixed = [name for name in given_options(args.parser, args.argv[1:]) if name not in {*RESUMABLE, "resume"}]
             if fixed:
                 return fail(f"{', '.join('--' + n.replace('_', '-') for n in fixed)}: a resumed run keeps the "
                             f"configuration saved in {saved}; only {RESUME_OPTIONS} may change (to change the rest, "
@@ -278,8 +287,7 @@ def add_train(sub) -> None:
                    help="write every batch's utterance ids to RUN_DIR/batches.rank<R>.tsv")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, help="torch CPU threads")
-    # every option's default, so that --resume can tell which run-shaping options were given
-    r.set_defaults(func=cmd_train, run_defaults=vars(r.parse_args([])))
+    r.set_defaults(func=cmd_train, parser=r)  # --resume asks it which options were given (given_options)
 
 
 def add_compare(sub) -> None:
